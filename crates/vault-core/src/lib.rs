@@ -1,0 +1,54 @@
+//! The Vault's domain and rules: API keys (issue, verify, rotate, revoke), bearer parsing,
+//! the rejection table, and the store traits with an in-memory store. No web framework and
+//! no database driver: adapters (`vault-tower`, `vault-axum`, `vault-actix`) and stores
+//! (`vault-sqlx`) build on this crate.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use vault_core::{ApiKeys, AuthError, Environment, MemoryStore, NewKey, Pepper, PermissionSet,
+//!                  Requirement, UserId, WorkspaceId};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), vault_core::Error> {
+//! let keys = ApiKeys::builder(Arc::new(MemoryStore::new()), &Pepper::generate()?).build();
+//! let issued = keys.issue(NewKey {
+//!     workspace_id: WorkspaceId::random(),
+//!     product: "submit".parse()?,
+//!     environment: Environment::Production,
+//!     permissions: PermissionSet::parse(["jobs:read"])?,
+//!     name: "reporting".into(),
+//!     created_by: UserId::random(),
+//!     expires_at: None,
+//! }).await?;
+//!
+//! let create = Requirement::new("submit".parse()?, Environment::Production)
+//!     .with_permission("jobs:create".parse()?);
+//! let verdict = keys.verify(issued.expose_token(), &create).await;
+//! assert!(matches!(verdict, Err(AuthError::InsufficientPermission(_))));
+//! # Ok(()) }
+//! ```
+
+pub mod bearer;
+mod clock;
+mod environment;
+mod error;
+mod ids;
+pub mod keys;
+pub mod memory;
+mod permission;
+pub mod rejection;
+mod requirement;
+pub mod store;
+mod verdict;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use environment::{Environment, EnvironmentSet};
+pub use error::{BoxError, Error};
+pub use ids::{KeyId, ProductId, UserId, WorkspaceId};
+pub use keys::{ApiKeys, IssuedKey, KeyMetadata, KeyPrefix, KeyStatus, NewKey, Pepper, VerifyKey};
+pub use memory::MemoryStore;
+pub use permission::{Permission, PermissionSet};
+pub use rejection::{Realm, Rejection};
+pub use requirement::Requirement;
+pub use store::KeyStore;
+pub use verdict::{AuthError, HeaderDefect, InvalidKeyReason, Principal};

@@ -1,0 +1,252 @@
+//! From a verdict to an HTTP answer: status, `WWW-Authenticate` and an RFC 9457
+//! `application/problem+json` body. One table, used by every adapter, so they answer alike.
+//! The body never echoes the presented key.
+
+use crate::verdict::AuthError;
+
+/// The media type of rejection bodies.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// Seconds a client should wait after `auth_unavailable`.
+pub const RETRY_AFTER_SECS: u32 = 1;
+
+/// An HTTP answer to a refused request, framework-free.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    status: u16,
+    code: &'static str,
+    title: &'static str,
+    www_authenticate: Option<String>,
+    retry_after: Option<u32>,
+    body: String,
+}
+
+/// The `realm` of the `WWW-Authenticate` challenge, validated once at configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Realm(Box<str>);
+
+impl Realm {
+    /// A realm of printable ASCII without `"` and `\` (it is written inside quotes).
+    /// Anything else is replaced by `_`, so a realm can never break the header.
+    pub fn new(realm: &str) -> Self {
+        let cleaned: String = realm
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Self(cleaned.into())
+    }
+
+    /// The realm text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Realm {
+    fn default() -> Self {
+        Self("api".into())
+    }
+}
+
+impl Rejection {
+    /// The answer to `error` under `realm`.
+    pub fn new(error: &AuthError, realm: &Realm) -> Self {
+        let realm = realm.as_str();
+        let (status, title, challenge) = match error {
+            AuthError::MissingKey => (
+                401,
+                "API key required",
+                Some(format!("Bearer realm=\"{realm}\"")),
+            ),
+            AuthError::MalformedHeader(_) => (
+                401,
+                "Malformed Authorization header",
+                Some(format!(
+                    "Bearer realm=\"{realm}\", error=\"invalid_request\""
+                )),
+            ),
+            AuthError::InvalidKey(_) => (401, "Invalid API key", Some(invalid_token(realm))),
+            AuthError::ExpiredKey => (401, "Expired API key", Some(invalid_token(realm))),
+            AuthError::WrongEnvironment => (
+                401,
+                "API key of another environment",
+                Some(invalid_token(realm)),
+            ),
+            AuthError::WrongProduct => (
+                401,
+                "API key of another product",
+                Some(invalid_token(realm)),
+            ),
+            AuthError::InsufficientPermission(p) => (
+                403,
+                "Insufficient permission",
+                Some(format!(
+                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{p}\""
+                )),
+            ),
+            AuthError::Unavailable => (503, "Authentication unavailable", None),
+        };
+        let code = error.code();
+        let mut body = serde_json::json!({
+            "type": format!("urn:vault:problem:{code}"),
+            "title": title,
+            "status": status,
+            "code": code,
+            "detail": error.to_string(),
+        });
+        if let AuthError::InsufficientPermission(p) = error {
+            body["required_permission"] = serde_json::Value::from(p.as_str());
+        }
+        Self {
+            status,
+            code,
+            title,
+            www_authenticate: challenge,
+            retry_after: matches!(error, AuthError::Unavailable).then_some(RETRY_AFTER_SECS),
+            body: body.to_string(),
+        }
+    }
+
+    /// The HTTP status code (401, 403 or 503).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The problem `code` (e.g. `invalid_api_key`).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The problem `title`.
+    pub fn title(&self) -> &'static str {
+        self.title
+    }
+
+    /// The `WWW-Authenticate` value, if the answer carries one.
+    pub fn www_authenticate(&self) -> Option<&str> {
+        self.www_authenticate.as_deref()
+    }
+
+    /// The `Retry-After` seconds, if the answer carries one.
+    pub fn retry_after(&self) -> Option<u32> {
+        self.retry_after
+    }
+
+    /// The `application/problem+json` body.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The content type of [`Rejection::body`].
+    pub fn content_type(&self) -> &'static str {
+        PROBLEM_CONTENT_TYPE
+    }
+
+    /// Replaces the body (a product's own error shape); status and headers stay.
+    pub fn with_body(mut self, body: String) -> Self {
+        self.body = body;
+        self
+    }
+}
+
+fn invalid_token(realm: &str) -> String {
+    format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::TokenDefect;
+    use crate::verdict::{HeaderDefect, InvalidKeyReason};
+
+    fn reject(error: AuthError) -> Rejection {
+        Rejection::new(&error, &Realm::new("submit"))
+    }
+
+    #[test]
+    fn every_row_of_the_table() {
+        let rows: Vec<(AuthError, u16, Option<&str>, &str)> = vec![
+            (
+                AuthError::MissingKey,
+                401,
+                Some(r#"Bearer realm="submit""#),
+                "missing_api_key",
+            ),
+            (
+                AuthError::MalformedHeader(HeaderDefect::NotBearer),
+                401,
+                Some(r#"Bearer realm="submit", error="invalid_request""#),
+                "malformed_authorization",
+            ),
+            (
+                AuthError::InvalidKey(InvalidKeyReason::Malformed(TokenDefect::BadChecksum)),
+                401,
+                Some(r#"Bearer realm="submit", error="invalid_token""#),
+                "invalid_api_key",
+            ),
+            (
+                AuthError::InvalidKey(InvalidKeyReason::Revoked),
+                401,
+                Some(r#"Bearer realm="submit", error="invalid_token""#),
+                "invalid_api_key",
+            ),
+            (
+                AuthError::ExpiredKey,
+                401,
+                Some(r#"Bearer realm="submit", error="invalid_token""#),
+                "expired_api_key",
+            ),
+            (
+                AuthError::WrongEnvironment,
+                401,
+                Some(r#"Bearer realm="submit", error="invalid_token""#),
+                "wrong_environment",
+            ),
+            (
+                AuthError::WrongProduct,
+                401,
+                Some(r#"Bearer realm="submit", error="invalid_token""#),
+                "wrong_product",
+            ),
+            (
+                AuthError::InsufficientPermission("jobs:create".parse().unwrap()),
+                403,
+                Some(r#"Bearer realm="submit", error="insufficient_scope", scope="jobs:create""#),
+                "insufficient_permission",
+            ),
+            (AuthError::Unavailable, 503, None, "auth_unavailable"),
+        ];
+        for (error, status, challenge, code) in rows {
+            let r = reject(error);
+            assert_eq!(r.status(), status, "{code}");
+            assert_eq!(r.www_authenticate(), challenge, "{code}");
+            assert_eq!(r.code(), code);
+            let body: serde_json::Value = serde_json::from_str(r.body()).unwrap();
+            assert_eq!(body["code"], code);
+            assert_eq!(body["status"], status);
+            assert_eq!(body["title"], r.title());
+            assert_eq!(body["type"], format!("urn:vault:problem:{code}"));
+            assert_eq!(r.retry_after().is_some(), status == 503);
+            assert_eq!(r.content_type(), "application/problem+json");
+        }
+    }
+
+    #[test]
+    fn revoked_and_unknown_keys_answer_identically() {
+        let revoked = reject(AuthError::InvalidKey(InvalidKeyReason::Revoked));
+        let unknown = reject(AuthError::InvalidKey(InvalidKeyReason::UnknownKey));
+        assert_eq!(revoked, unknown);
+    }
+
+    #[test]
+    fn realm_cannot_break_the_header() {
+        let realm = Realm::new("a\"b\\c\r\nd");
+        assert_eq!(realm.as_str(), "a_b_c__d");
+    }
+}

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod bearer;
+pub mod callbacks;
 mod clock;
 mod environment;
 mod error;

@@ -33,6 +33,7 @@ pub mod callbacks;
 mod clock;
 mod environment;
 mod error;
+pub mod guard;
 mod ids;
 pub mod keys;
 pub mod memory;
@@ -40,16 +41,19 @@ mod permission;
 pub mod rejection;
 mod requirement;
 pub mod store;
+#[cfg(feature = "test-util")]
+pub mod testing;
 mod verdict;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use environment::{Environment, EnvironmentSet};
 pub use error::{BoxError, Error};
+pub use guard::Guard;
 pub use ids::{KeyId, ProductId, UserId, WorkspaceId};
 pub use keys::{ApiKeys, IssuedKey, KeyMetadata, KeyPrefix, KeyStatus, NewKey, Pepper, VerifyKey};
 pub use memory::MemoryStore;
 pub use permission::{Permission, PermissionSet};
-pub use rejection::{Realm, Rejection};
+pub use rejection::{Realm, Rejection, RejectionBody};
 pub use requirement::Requirement;
 pub use store::KeyStore;
 pub use verdict::{AuthError, HeaderDefect, InvalidKeyReason, Principal};

@@ -13,12 +13,23 @@ pub const RETRY_AFTER_SECS: u32 = 1;
 /// An HTTP answer to a refused request, framework-free.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
+    error: AuthError,
     status: u16,
     code: &'static str,
     title: &'static str,
     www_authenticate: Option<String>,
     retry_after: Option<u32>,
+    content_type: String,
     body: String,
+}
+
+/// A product's own rejection body, set by a hook; status and headers stay as the table says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectionBody {
+    /// The media type of `body` (e.g. `application/json`).
+    pub content_type: String,
+    /// The body.
+    pub body: String,
 }
 
 /// The `realm` of the `WWW-Authenticate` challenge, validated once at configuration.
@@ -104,12 +115,29 @@ impl Rejection {
             body["required_permission"] = serde_json::Value::from(p.as_str());
         }
         Self {
+            error: error.clone(),
             status,
             code,
             title,
             www_authenticate: challenge,
             retry_after: matches!(error, AuthError::Unavailable).then_some(RETRY_AFTER_SECS),
+            content_type: PROBLEM_CONTENT_TYPE.to_owned(),
             body: body.to_string(),
+        }
+    }
+
+    /// The verdict this answers.
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+
+    /// The gRPC status for servers that answer in gRPC: 16 (unauthenticated) for 401,
+    /// 7 (permission denied) for 403, 14 (unavailable) for 503.
+    pub fn grpc_status(&self) -> u8 {
+        match self.status {
+            403 => 7,
+            503 => 14,
+            _ => 16,
         }
     }
 
@@ -144,13 +172,14 @@ impl Rejection {
     }
 
     /// The content type of [`Rejection::body`].
-    pub fn content_type(&self) -> &'static str {
-        PROBLEM_CONTENT_TYPE
+    pub fn content_type(&self) -> &str {
+        &self.content_type
     }
 
     /// Replaces the body (a product's own error shape); status and headers stay.
-    pub fn with_body(mut self, body: String) -> Self {
-        self.body = body;
+    pub fn with_body(mut self, body: RejectionBody) -> Self {
+        self.content_type = body.content_type;
+        self.body = body.body;
         self
     }
 }
@@ -234,6 +263,12 @@ mod tests {
             assert_eq!(body["type"], format!("urn:vault:problem:{code}"));
             assert_eq!(r.retry_after().is_some(), status == 503);
             assert_eq!(r.content_type(), "application/problem+json");
+            let grpc = match status {
+                403 => 7,
+                503 => 14,
+                _ => 16,
+            };
+            assert_eq!(r.grpc_status(), grpc);
         }
     }
 
@@ -241,7 +276,9 @@ mod tests {
     fn revoked_and_unknown_keys_answer_identically() {
         let revoked = reject(AuthError::InvalidKey(InvalidKeyReason::Revoked));
         let unknown = reject(AuthError::InvalidKey(InvalidKeyReason::UnknownKey));
-        assert_eq!(revoked, unknown);
+        assert_eq!(revoked.status(), unknown.status());
+        assert_eq!(revoked.www_authenticate(), unknown.www_authenticate());
+        assert_eq!(revoked.body(), unknown.body());
     }
 
     #[test]

@@ -1,0 +1,226 @@
+//! The check every adapter runs on a request, framework-free: CORS preflight pass-through,
+//! bearer parsing, key verification against the route's requirement, and the rejection
+//! (with the product's body hook). Adapters only translate requests and responses.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::bearer;
+use crate::keys::VerifyKey;
+use crate::permission::Permission;
+use crate::rejection::{Realm, Rejection, RejectionBody};
+use crate::requirement::Requirement;
+use crate::verdict::{AuthError, Principal};
+
+/// A product's hook that reshapes rejection bodies.
+pub type BodyHook = Arc<dyn Fn(&Rejection) -> RejectionBody + Send + Sync>;
+
+/// The first, synchronous step of a check.
+#[derive(Debug)]
+pub enum Inspection<'a> {
+    /// A CORS preflight: let it through without a key.
+    Pass,
+    /// A well-formed bearer token to verify.
+    Token(&'a str),
+    /// Refused before any key was looked at.
+    Reject(Rejection),
+}
+
+/// A route's key check: a verifier, a requirement and the answer's options. Cheap to clone.
+///
+/// ```
+/// use std::sync::Arc;
+/// use vault_core::guard::{Guard, Inspection};
+/// use vault_core::{ApiKeys, Environment, MemoryStore, Pepper, Requirement};
+///
+/// let keys = ApiKeys::builder(Arc::new(MemoryStore::new()), &Pepper::generate()?).build();
+/// let guard = Guard::new(keys, Requirement::new("submit".parse()?, Environment::Production));
+/// match guard.inspect(b"GET", false, [b"Basic abc".as_slice()]) {
+///     Inspection::Reject(r) => assert_eq!(r.code(), "malformed_authorization"),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), vault_core::Error>(())
+/// ```
+pub struct Guard<V: ?Sized> {
+    verifier: Arc<V>,
+    requirement: Arc<Requirement>,
+    realm: Realm,
+    allow_preflight: bool,
+    body_hook: Option<BodyHook>,
+}
+
+impl<V: ?Sized> Clone for Guard<V> {
+    fn clone(&self) -> Self {
+        Self {
+            verifier: Arc::clone(&self.verifier),
+            requirement: Arc::clone(&self.requirement),
+            realm: self.realm.clone(),
+            allow_preflight: self.allow_preflight,
+            body_hook: self.body_hook.clone(),
+        }
+    }
+}
+
+impl<V: VerifyKey> Guard<V> {
+    /// A guard for `requirement`, checking keys with `verifier`.
+    pub fn new(verifier: V, requirement: Requirement) -> Self {
+        Self::from_arc(Arc::new(verifier), requirement)
+    }
+}
+
+impl<V: VerifyKey + ?Sized> Guard<V> {
+    /// A guard over a shared verifier.
+    pub fn from_arc(verifier: Arc<V>, requirement: Requirement) -> Self {
+        Self {
+            verifier,
+            requirement: Arc::new(requirement),
+            realm: Realm::default(),
+            allow_preflight: true,
+            body_hook: None,
+        }
+    }
+
+    /// The same guard for another requirement (per-route rules over one verifier).
+    pub fn for_requirement(&self, requirement: Requirement) -> Self {
+        Self {
+            requirement: Arc::new(requirement),
+            ..self.clone()
+        }
+    }
+
+    /// The `realm` of `WWW-Authenticate` challenges (default `api`).
+    pub fn realm(mut self, realm: &str) -> Self {
+        self.realm = Realm::new(realm);
+        self
+    }
+
+    /// Whether CORS preflight requests (`OPTIONS` with `Access-Control-Request-Method`) pass
+    /// without a key (default: yes, so browsers can ask before sending the header).
+    pub fn allow_preflight(mut self, allow: bool) -> Self {
+        self.allow_preflight = allow;
+        self
+    }
+
+    /// Reshapes rejection bodies (a product's own JSON error shape). Status, `WWW-Authenticate`
+    /// and `Retry-After` stay as the rejection table says.
+    pub fn rejection_body<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Rejection) -> RejectionBody + Send + Sync + 'static,
+    {
+        self.body_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// The requirement this guard enforces.
+    pub fn requirement(&self) -> &Requirement {
+        &self.requirement
+    }
+
+    /// Step one, synchronous: `method` is the request method, `cors_preflight` whether it has
+    /// an `Access-Control-Request-Method` header, `authorization` every `Authorization` value.
+    pub fn inspect<'a, I>(
+        &self,
+        method: &[u8],
+        cors_preflight: bool,
+        authorization: I,
+    ) -> Inspection<'a>
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        if self.allow_preflight && cors_preflight && method == b"OPTIONS" {
+            return Inspection::Pass;
+        }
+        match bearer::token_from_headers(authorization) {
+            Ok(token) => Inspection::Token(token),
+            Err(err) => Inspection::Reject(self.reject(&err)),
+        }
+    }
+
+    /// Step two: verifies `token`. The future owns what it needs, so adapters can store it.
+    pub fn verify(
+        &self,
+        token: String,
+    ) -> impl Future<Output = Result<Principal, Rejection>> + Send + 'static {
+        let guard = self.clone();
+        async move {
+            guard
+                .verifier
+                .verify(&token, &guard.requirement)
+                .await
+                .map_err(|err| guard.reject(&err))
+        }
+    }
+
+    /// A per-handler permission check on an already verified caller.
+    pub fn require_permission(
+        &self,
+        principal: &Principal,
+        permission: &Permission,
+    ) -> Result<(), Rejection> {
+        if principal.has_permission(permission) {
+            Ok(())
+        } else {
+            Err(self.reject(&AuthError::InsufficientPermission(permission.clone())))
+        }
+    }
+
+    /// The answer to `error` under this guard's realm and body hook.
+    pub fn reject(&self, error: &AuthError) -> Rejection {
+        rejection_for(error, &self.realm, self.body_hook.as_ref())
+    }
+
+    /// The options that shape answers, detached from the verifier (for extractors).
+    pub fn answers(&self) -> Answers {
+        Answers {
+            realm: self.realm.clone(),
+            body_hook: self.body_hook.clone(),
+        }
+    }
+}
+
+/// How rejections are shaped (realm and body hook), without the verifier: what extractors
+/// need to answer exactly like the guard that ran before them.
+#[derive(Clone, Default)]
+pub struct Answers {
+    realm: Realm,
+    body_hook: Option<BodyHook>,
+}
+
+impl Answers {
+    /// The answer to `error`.
+    pub fn reject(&self, error: &AuthError) -> Rejection {
+        rejection_for(error, &self.realm, self.body_hook.as_ref())
+    }
+}
+
+impl fmt::Debug for Answers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Answers")
+            .field("realm", &self.realm)
+            .field("body_hook", &self.body_hook.is_some())
+            .finish()
+    }
+}
+
+fn rejection_for(error: &AuthError, realm: &Realm, hook: Option<&BodyHook>) -> Rejection {
+    let rejection = Rejection::new(error, realm);
+    match hook {
+        Some(hook) => {
+            let body = hook(&rejection);
+            rejection.with_body(body)
+        }
+        None => rejection,
+    }
+}
+
+impl<V: ?Sized> fmt::Debug for Guard<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("requirement", &self.requirement)
+            .field("realm", &self.realm)
+            .field("allow_preflight", &self.allow_preflight)
+            .field("body_hook", &self.body_hook.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,1 +1,41 @@
-//! Shared pieces of the example programs.
+//! What the example programs share, so each framework's server only wires routes: flags,
+//! the Submit job store and its rules, demo keys, and the `listening on` line.
+
+pub mod args;
+pub mod demo;
+pub mod jobs;
+
+pub use args::ServerArgs;
+pub use demo::DemoKeys;
+pub use jobs::{Job, JobError, Jobs};
+
+use vault_core::{Environment, Permission, ProductId, Requirement};
+
+/// The product the Submit examples protect.
+pub const PRODUCT: &str = "submit";
+
+fn submit() -> ProductId {
+    ProductId::new(PRODUCT).unwrap_or_else(|_| unreachable!("`submit` is a valid slug"))
+}
+
+fn permission(text: &str) -> Permission {
+    Permission::new(text).unwrap_or_else(|_| unreachable!("a valid permission literal"))
+}
+
+/// `POST /api/jobs`: Submit, production, `jobs:create`.
+pub fn create_requirement() -> Requirement {
+    Requirement::new(submit(), Environment::Production).with_permission(permission("jobs:create"))
+}
+
+/// `GET /api/jobs/{id}`: Submit, production, `jobs:read`.
+pub fn read_requirement() -> Requirement {
+    Requirement::new(submit(), Environment::Production).with_permission(permission("jobs:read"))
+}
+
+/// Prints the first stdout line the contract tests wait for.
+pub fn announce(addr: std::net::SocketAddr) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on http://{addr}");
+    let _ = out.flush();
+}

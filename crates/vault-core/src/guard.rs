@@ -19,7 +19,8 @@ pub type BodyHook = Arc<dyn Fn(&Rejection) -> RejectionBody + Send + Sync>;
 /// The first, synchronous step of a check.
 #[derive(Debug)]
 pub enum Inspection<'a> {
-    /// A CORS preflight: let it through without a key.
+    /// Let it through without a key: a CORS preflight, or a request without an
+    /// `Authorization` header on a guard that allows anonymous callers.
     Pass,
     /// A well-formed bearer token to verify.
     Token(&'a str),
@@ -47,6 +48,7 @@ pub struct Guard<V: ?Sized> {
     requirement: Arc<Requirement>,
     realm: Realm,
     allow_preflight: bool,
+    allow_anonymous: bool,
     body_hook: Option<BodyHook>,
 }
 
@@ -57,6 +59,7 @@ impl<V: ?Sized> Clone for Guard<V> {
             requirement: Arc::clone(&self.requirement),
             realm: self.realm.clone(),
             allow_preflight: self.allow_preflight,
+            allow_anonymous: self.allow_anonymous,
             body_hook: self.body_hook.clone(),
         }
     }
@@ -77,6 +80,7 @@ impl<V: VerifyKey + ?Sized> Guard<V> {
             requirement: Arc::new(requirement),
             realm: Realm::default(),
             allow_preflight: true,
+            allow_anonymous: false,
             body_hook: None,
         }
     }
@@ -99,6 +103,14 @@ impl<V: VerifyKey + ?Sized> Guard<V> {
     /// without a key (default: yes, so browsers can ask before sending the header).
     pub fn allow_preflight(mut self, allow: bool) -> Self {
         self.allow_preflight = allow;
+        self
+    }
+
+    /// Whether requests without any `Authorization` header pass without a key (default: no),
+    /// for routes open to anonymous callers that serve more to authenticated ones. A header
+    /// that is present is still checked: a bad key is refused, never treated as anonymous.
+    pub fn allow_anonymous(mut self, allow: bool) -> Self {
+        self.allow_anonymous = allow;
         self
     }
 
@@ -133,6 +145,7 @@ impl<V: VerifyKey + ?Sized> Guard<V> {
         }
         match bearer::token_from_headers(authorization) {
             Ok(token) => Inspection::Token(token),
+            Err(AuthError::MissingKey) if self.allow_anonymous => Inspection::Pass,
             Err(err) => Inspection::Reject(self.reject(&err)),
         }
     }
@@ -220,6 +233,7 @@ impl<V: ?Sized> fmt::Debug for Guard<V> {
             .field("requirement", &self.requirement)
             .field("realm", &self.realm)
             .field("allow_preflight", &self.allow_preflight)
+            .field("allow_anonymous", &self.allow_anonymous)
             .field("body_hook", &self.body_hook.is_some())
             .finish_non_exhaustive()
     }

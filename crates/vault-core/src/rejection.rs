@@ -2,6 +2,8 @@
 //! `application/problem+json` body. One table, used by every adapter, so they answer alike.
 //! The body never echoes the presented key.
 
+use std::sync::Arc;
+
 use crate::verdict::AuthError;
 
 /// The media type of rejection bodies.
@@ -17,10 +19,11 @@ pub struct Rejection {
     status: u16,
     code: &'static str,
     title: &'static str,
-    www_authenticate: Option<String>,
+    // Boxed strings keep `Result<_, Rejection>` small (clippy's `result_large_err`).
+    www_authenticate: Option<Box<str>>,
     retry_after: Option<u32>,
-    content_type: String,
-    body: String,
+    content_type: Box<str>,
+    body: Box<str>,
 }
 
 /// A product's own rejection body, set by a hook; status and headers stay as the table says.
@@ -33,8 +36,9 @@ pub struct RejectionBody {
 }
 
 /// The `realm` of the `WWW-Authenticate` challenge, validated once at configuration.
+/// Shared, so cloning a guard or its answers on every request allocates nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Realm(Box<str>);
+pub struct Realm(Arc<str>);
 
 impl Realm {
     /// A realm of printable ASCII without `"` and `\` (it is written inside quotes).
@@ -119,10 +123,10 @@ impl Rejection {
             status,
             code,
             title,
-            www_authenticate: challenge,
+            www_authenticate: challenge.map(String::into_boxed_str),
             retry_after: matches!(error, AuthError::Unavailable).then_some(RETRY_AFTER_SECS),
-            content_type: PROBLEM_CONTENT_TYPE.to_owned(),
-            body: body.to_string(),
+            content_type: PROBLEM_CONTENT_TYPE.into(),
+            body: body.to_string().into_boxed_str(),
         }
     }
 
@@ -178,8 +182,8 @@ impl Rejection {
 
     /// Replaces the body (a product's own error shape); status and headers stay.
     pub fn with_body(mut self, body: RejectionBody) -> Self {
-        self.content_type = body.content_type;
-        self.body = body.body;
+        self.content_type = body.content_type.into_boxed_str();
+        self.body = body.body.into_boxed_str();
         self
     }
 }

@@ -1,6 +1,7 @@
 //! The one error type of `vault-core`: everything that can go wrong in configuration,
 //! input validation and store access. The verdict of a key check is [`crate::AuthError`].
 
+use crate::callbacks::CallbackDefect;
 use crate::ids::KeyId;
 use crate::keys::TokenDefect;
 
@@ -92,4 +93,7 @@ pub enum Error {
     /// The store answered with an unexpected failure.
     #[error("the store failed")]
     Store(#[source] BoxError),
+    /// A signed callback could not be signed, verified or sent (see [`CallbackDefect`]).
+    #[error("callback: {0}")]
+    Callback(#[from] CallbackDefect),
 }

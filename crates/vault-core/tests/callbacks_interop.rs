@@ -1,0 +1,97 @@
+//! Interoperability with an independent implementation: the `standardwebhooks` package from
+//! PyPI (`pip install standardwebhooks`). Their signature verifies here and ours verifies
+//! there. A missing `python3` or package fails this test; it never skips.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use vault_core::callbacks::{
+    CallbackDefect, CallbackHeaders, CallbackSecret, CallbackSigner, CallbackVerifier,
+};
+
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/interop/standard_webhooks.py"
+);
+
+/// Runs the Python side on `request`; panics with its stderr if it fails.
+fn python(request: &Value) -> Value {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let mut child = Command::new(&python)
+        .arg(SCRIPT)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python} (needed for the interop check): {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(request.to_string().as_bytes())
+        .expect("write the request");
+    let output = child.wait_with_output().expect("python runs to the end");
+    assert!(
+        output.status.success(),
+        "the interop script failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints one JSON object")
+}
+
+fn check_both_ways(secret_text: &str, python_secret_text: &str) {
+    let secret: CallbackSecret = secret_text.parse().unwrap();
+    let now = OffsetDateTime::now_utc();
+    let body = r#"{"type":"job.created","data":{"job_id":"job_42","name":"Zoë"}}"#;
+
+    let ours = CallbackSigner::new(secret.clone())
+        .sign("msg_ours_1", body.as_bytes())
+        .unwrap();
+    let answer = python(&json!({
+        "secret": python_secret_text,
+        "theirs": {"id": "msg_theirs_1", "timestamp": now.unix_timestamp(), "body": body},
+        "ours": {
+            "id": ours.id(),
+            "timestamp": ours.timestamp(),
+            "signature": ours.signature(),
+            "body": body,
+        },
+    }));
+
+    assert_eq!(
+        answer["ours_verified"], true,
+        "our signature verifies there"
+    );
+    assert_eq!(answer["tampered_rejected"], true, "their check can fail");
+
+    let their_signature = answer["their_signature"].as_str().unwrap();
+    let timestamp = now.unix_timestamp().to_string();
+    let theirs = CallbackHeaders {
+        id: Some("msg_theirs_1"),
+        timestamp: Some(&timestamp),
+        signature: Some(their_signature),
+    };
+    let verifier = CallbackVerifier::new(secret);
+    let verified = verifier.verify(&theirs, body.as_bytes()).unwrap();
+    assert_eq!(verified.id(), "msg_theirs_1");
+    assert_eq!(
+        verifier.verify(&theirs, format!("{body} ").as_bytes()),
+        Err(CallbackDefect::NoMatchingSignature)
+    );
+}
+
+#[test]
+fn their_signatures_verify_here_and_ours_there() {
+    // The spec suite's secret: 24 bytes, no padding in its text.
+    let spec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    check_both_ways(spec, spec);
+}
+
+#[test]
+fn a_generated_secret_works_there_padded_and_here_unpadded() {
+    let padded = CallbackSecret::generate().unwrap().expose_secret();
+    assert!(padded.ends_with('='));
+    check_both_ways(padded.trim_end_matches('='), &padded);
+}

@@ -5,7 +5,7 @@ use std::fmt;
 
 use tower_layer::Layer;
 use vault_core::guard::Guard;
-use vault_core::{Rejection, RejectionBody, Requirement, VerifyKey};
+use vault_core::{Permission, Rejection, RejectionBody, Requirement, VerifyKey};
 
 use crate::format::{Grpc, Http};
 use crate::service::RequireApiKey;
@@ -25,9 +25,10 @@ use crate::service::RequireApiKey;
 /// let kit = TestKeys::new();
 /// let submit = Requirement::new("submit".parse()?, Environment::Production);
 /// let api = RequireApiKeyLayer::new(kit.keys().clone(), submit.clone()).realm("submit");
-/// let create = api.for_requirement(submit.with_permission("jobs:create".parse()?));
+/// let create = api.for_permission("jobs:create".parse()?);
+/// let admin = api.for_requirement(submit.with_permission("keys:admin".parse()?));
 /// let grpc = api.clone().grpc();
-/// # let _ = (create, grpc);
+/// # let _ = (create, admin, grpc);
 /// # Ok::<(), vault_core::Error>(())
 /// ```
 pub struct RequireApiKeyLayer<V: ?Sized, F = Http> {
@@ -63,6 +64,15 @@ impl<V: VerifyKey + ?Sized, F> RequireApiKeyLayer<V, F> {
             guard: self.guard.for_requirement(requirement),
             format: self.format.clone(),
         }
+    }
+
+    /// The same layer, also demanding `permission` of the key (a route's own permission over
+    /// the product and environments of this layer's requirement).
+    pub fn for_permission(&self, permission: Permission) -> Self
+    where
+        F: Clone,
+    {
+        self.for_requirement(self.guard.requirement().clone().with_permission(permission))
     }
 
     /// The `realm` of `WWW-Authenticate` challenges (default `api`).

@@ -1,1 +1,49 @@
-//! placeholder
+//! actix-web 4 integration of the Vault: the [`RequireApiKey`] middleware and the
+//! [`Authenticated`] extractor. Every decision (bearer parsing, verification, the rejection
+//! table) is vault-core's [`Guard`](vault_core::Guard); this crate only translates, so an
+//! actix server answers byte for byte like a tower or axum one.
+//!
+//! ```
+//! use actix_web::{App, HttpResponse, test, web};
+//! use vault_actix::{Authenticated, RequireApiKey};
+//! use vault_core::testing::TestKeys;
+//! use vault_core::{Environment, Requirement};
+//!
+//! async fn create_job(caller: Authenticated) -> HttpResponse {
+//!     HttpResponse::Created().body(caller.workspace_id().to_string())
+//! }
+//!
+//! # #[actix_web::main]
+//! # async fn main() -> Result<(), vault_core::Error> {
+//! let kit = TestKeys::new();
+//! let create = Requirement::new("submit".parse()?, Environment::Production)
+//!     .with_permission("jobs:create".parse()?);
+//! let app = test::init_service(
+//!     App::new().service(
+//!         web::resource("/api/jobs")
+//!             .wrap(RequireApiKey::new(kit.keys().clone(), create).realm("submit"))
+//!             .route(web::post().to(create_job)),
+//!     ),
+//! )
+//! .await;
+//!
+//! let anonymous = test::TestRequest::post().uri("/api/jobs").to_request();
+//! assert_eq!(test::call_service(&app, anonymous).await.status(), 401);
+//!
+//! let token = kit.mint("submit", Environment::Production, &["jobs:create"]).await;
+//! let request = test::TestRequest::post()
+//!     .uri("/api/jobs")
+//!     .insert_header(("Authorization", format!("Bearer {token}")))
+//!     .to_request();
+//! assert_eq!(test::call_service(&app, request).await.status(), 201);
+//! # Ok(())
+//! # }
+//! ```
+
+mod extract;
+mod middleware;
+mod rejection;
+
+pub use extract::Authenticated;
+pub use middleware::{RequireApiKey, RequireApiKeyMiddleware, ResponseFuture};
+pub use rejection::ApiKeyRejection;

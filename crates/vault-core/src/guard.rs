@@ -166,6 +166,9 @@ impl<V: VerifyKey + ?Sized> Guard<V> {
     }
 
     /// A per-handler permission check on an already verified caller.
+    // A rejection is the whole answer (headers and body), built only on the refusal path;
+    // boxing it would add an allocation there and change nothing on the success path.
+    #[allow(clippy::result_large_err)]
     pub fn require_permission(
         &self,
         principal: &Principal,
@@ -204,6 +207,23 @@ impl Answers {
     /// The answer to `error`.
     pub fn reject(&self, error: &AuthError) -> Rejection {
         rejection_for(error, &self.realm, self.body_hook.as_ref())
+    }
+
+    /// A per-handler permission check, answered like [`Guard::require_permission`]: what an
+    /// extractor needs when the guard itself is not at hand.
+    // A rejection is the whole answer (headers and body), built only on the refusal path;
+    // boxing it would add an allocation there and change nothing on the success path.
+    #[allow(clippy::result_large_err)]
+    pub fn require_permission(
+        &self,
+        principal: &Principal,
+        permission: &Permission,
+    ) -> Result<(), Rejection> {
+        if principal.has_permission(permission) {
+            Ok(())
+        } else {
+            Err(self.reject(&AuthError::InsufficientPermission(permission.clone())))
+        }
     }
 }
 

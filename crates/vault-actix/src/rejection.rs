@@ -1,0 +1,99 @@
+//! From a vault-core [`Rejection`] to an actix-web answer. actix-web 4 speaks `http` 0.2, so
+//! the status and headers cross over by number and by string; nothing is decided here.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::{HttpResponse, ResponseError};
+use vault_core::Rejection;
+
+/// Why an extractor or a permission check refused a request. It is an actix
+/// [`ResponseError`], so a handler can return it with `?`.
+///
+/// ```
+/// use actix_web::ResponseError;
+/// use vault_actix::ApiKeyRejection;
+///
+/// let missing = ApiKeyRejection::MissingMiddleware;
+/// assert_eq!(missing.status_code().as_u16(), 500);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ApiKeyRejection {
+    /// The caller was refused: status, `WWW-Authenticate` and body as vault-core says.
+    /// (Boxed: it is the rare path, and keeps `Result<Authenticated, _>` small.)
+    Refused(Box<Rejection>),
+    /// The extractor ran on a route that no [`RequireApiKey`](crate::RequireApiKey) wraps.
+    /// A programming error, answered with 500 rather than a misleading 401.
+    MissingMiddleware,
+}
+
+const MISSING_MIDDLEWARE: &str = "vault-actix: the Authenticated extractor ran on a route \
+    that no RequireApiKey middleware wraps; wrap the route, resource or scope with \
+    RequireApiKey";
+
+impl fmt::Display for ApiKeyRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Refused(rejection) => f.write_str(rejection.title()),
+            Self::MissingMiddleware => f.write_str(MISSING_MIDDLEWARE),
+        }
+    }
+}
+
+impl std::error::Error for ApiKeyRejection {}
+
+impl From<Rejection> for ApiKeyRejection {
+    fn from(rejection: Rejection) -> Self {
+        Self::Refused(Box::new(rejection))
+    }
+}
+
+impl ResponseError for ApiKeyRejection {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Refused(rejection) => status_of(rejection),
+            Self::MissingMiddleware => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Refused(rejection) => respond(rejection),
+            Self::MissingMiddleware => HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body(MISSING_MIDDLEWARE),
+        }
+    }
+}
+
+fn status_of(rejection: &Rejection) -> StatusCode {
+    // The table only holds 401, 403 and 503, all valid codes.
+    StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The HTTP answer to `rejection`, header for header what vault-core says.
+pub(crate) fn respond(rejection: &Rejection) -> HttpResponse {
+    let mut response = HttpResponse::build(status_of(rejection));
+    if let Some(challenge) = rejection.www_authenticate() {
+        // The realm is sanitised by vault-core, so the challenge is always a valid value.
+        if let Ok(value) = HeaderValue::from_str(challenge) {
+            response.insert_header((WWW_AUTHENTICATE, value));
+        }
+    }
+    if let Some(seconds) = rejection.retry_after() {
+        response.insert_header((RETRY_AFTER, HeaderValue::from(seconds)));
+    }
+    match HeaderValue::from_str(rejection.content_type()) {
+        Ok(value) => {
+            response.insert_header((CONTENT_TYPE, value));
+        }
+        // Only a product's body hook can produce this; say so rather than guess a type.
+        Err(_) => tracing::warn!(
+            content_type = rejection.content_type(),
+            "rejection body hook returned a content type that is not a valid header value"
+        ),
+    }
+    response.body(rejection.body().to_owned())
+}

@@ -1,87 +1,156 @@
-//! [`Authenticated`]: the handler's view of the verified caller, found where
-//! [`RequireApiKey`](crate::RequireApiKey) put it, and answering exactly like it.
+//! Extractors: [`Caller`] (the verified key) and [`RequirePermission`] (a per-handler
+//! permission check), plus [`require_permission`] for a permission known only at run time.
+//! They read what [`RequireApiKey`](crate::RequireApiKey) left in the request extensions,
+//! never verify again, and answer exactly like the middleware.
 
+use std::fmt;
 use std::future::{Ready, ready};
+use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use vault_core::guard::Answers;
 use vault_core::{AuthError, Permission, Principal};
 
-use crate::middleware::AnswersSlot;
-use crate::rejection::ApiKeyRejection;
+use crate::rejection::AuthRejection;
 
-/// The caller verified by [`RequireApiKey`](crate::RequireApiKey): a [`Principal`] (it
-/// dereferences to one) plus the middleware's answer options, so a per-handler
-/// [`require_permission`](Self::require_permission) answers like the middleware would.
+/// The caller verified by [`RequireApiKey`](crate::RequireApiKey): the `Principal` extractor.
 ///
-/// As an extractor:
-/// - behind the middleware it always succeeds, except on a request the middleware let through
-///   without a key (a CORS preflight, or an anonymous caller under `allow_anonymous`), which
-///   is answered as a missing key (401);
-/// - without the middleware it fails with [`ApiKeyRejection::MissingMiddleware`] (500).
+/// Behind the middleware it always succeeds, except on a request let through without a key (a
+/// CORS preflight, or an anonymous caller under `allow_anonymous`), which is answered like the
+/// middleware (401 `missing_api_key`). On a route no middleware covers it answers 500.
 ///
-/// `Option<Authenticated>` uses actix-web's blanket `Option` extractor: `None` whenever the
-/// above would fail (a missing middleware is still logged as an error).
+/// `Option<Caller>` is actix-web's blanket `Option` extractor: `None` whenever `Caller` would
+/// fail, so on routes open to anonymous callers. (actix-web does not let a crate change that,
+/// so a missing middleware is `None` there too; it is logged as an error.)
 ///
 /// ```
-/// use actix_web::HttpResponse;
-/// use vault_actix::{ApiKeyRejection, Authenticated};
+/// use vault_actix::Caller;
 ///
-/// async fn delete_job(caller: Authenticated) -> Result<HttpResponse, ApiKeyRejection> {
-///     let delete = "jobs:delete".parse().expect("a valid permission");
-///     caller.require_permission(&delete)?;
-///     Ok(HttpResponse::NoContent().finish())
+/// async fn whoami(Caller(caller): Caller) -> String {
+///     format!("key {} of workspace {}", caller.key_name(), caller.workspace_id())
 /// }
+///
+/// async fn greet(caller: Option<Caller>) -> &'static str {
+///     if caller.is_some() { "welcome back" } else { "hello, stranger" }
+/// }
+/// # let _ = actix_web::App::new()
+/// #     .route("/whoami", actix_web::web::get().to(whoami))
+/// #     .route("/greet", actix_web::web::get().to(greet));
 /// ```
 #[derive(Clone, Debug)]
-pub struct Authenticated {
-    principal: Principal,
-    answers: Arc<Answers>,
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// The principal.
+    pub fn into_principal(self) -> Principal {
+        self.0
+    }
 }
 
-impl Authenticated {
-    /// The verified caller.
-    pub fn principal(&self) -> &Principal {
-        &self.principal
-    }
+impl Deref for Caller {
+    type Target = Principal;
 
-    /// The verified caller, owned.
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl From<Caller> for Principal {
+    fn from(caller: Caller) -> Self {
+        caller.0
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = AuthRejection;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(required(request).map(|(principal, _)| Caller(principal)))
+    }
+}
+
+/// The verified principal and the answers of the middleware that ran, or why not.
+fn required(request: &HttpRequest) -> Result<(Principal, Answers), AuthRejection> {
+    let extensions = request.extensions();
+    let Some(answers) = extensions.get::<Answers>() else {
+        return Err(middleware_missing(request));
+    };
+    match extensions.get::<Principal>() {
+        Some(principal) => Ok((principal.clone(), answers.clone())),
+        // A preflight or anonymous caller the middleware let through: no key was presented.
+        None => Err(answers.reject(&AuthError::MissingKey).into()),
+    }
+}
+
+fn middleware_missing(request: &HttpRequest) -> AuthRejection {
+    // Logged because `Option<Caller>` turns this programming error into `None`.
+    tracing::error!(
+        path = request.path(),
+        "API key extractor used on a route without the RequireApiKey middleware"
+    );
+    AuthRejection::MiddlewareMissing
+}
+
+/// A permission known at compile time, for [`RequirePermission`]. Declare one with
+/// [`crate::permission!`].
+pub trait PermissionName {
+    /// The permission, e.g. `jobs:create`.
+    const PERMISSION: &'static str;
+}
+
+/// Declares a [`PermissionName`] marker type.
+///
+/// ```
+/// vault_actix::permission! {
+///     /// May create jobs.
+///     pub JobsCreate = "jobs:create"
+/// }
+/// use vault_actix::PermissionName;
+/// assert_eq!(JobsCreate::PERMISSION, "jobs:create");
+/// ```
+#[macro_export]
+macro_rules! permission {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $permission:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Default)]
+        $vis struct $name;
+
+        impl $crate::PermissionName for $name {
+            const PERMISSION: &'static str = $permission;
+        }
+    };
+}
+
+/// The caller, if its key holds permission `P`; otherwise 403 `insufficient_permission` with
+/// the scope, in the middleware's realm and body shape. A per-handler check behind a
+/// middleware that guards a wider scope.
+///
+/// ```
+/// use vault_actix::RequirePermission;
+///
+/// vault_actix::permission!(pub JobsCreate = "jobs:create");
+///
+/// async fn create_job(caller: RequirePermission<JobsCreate>) -> String {
+///     format!("created for {}", caller.workspace_id())
+/// }
+/// # let _ = actix_web::App::new().route("/jobs", actix_web::web::post().to(create_job));
+/// ```
+pub struct RequirePermission<P> {
+    principal: Principal,
+    permission: PhantomData<fn() -> P>,
+}
+
+impl<P> RequirePermission<P> {
+    /// The principal.
     pub fn into_principal(self) -> Principal {
         self.principal
     }
-
-    /// Refuses the request unless the caller's key holds `permission`: 403 with
-    /// `error="insufficient_scope"`, in the middleware's realm and body shape.
-    pub fn require_permission(&self, permission: &Permission) -> Result<(), ApiKeyRejection> {
-        self.answers
-            .require_permission(&self.principal, permission)
-            .map_err(ApiKeyRejection::from)
-    }
-
-    fn from_request_parts(request: &HttpRequest) -> Result<Self, ApiKeyRejection> {
-        let extensions = request.extensions();
-        let Some(AnswersSlot(answers)) = extensions.get::<AnswersSlot>() else {
-            tracing::error!(
-                path = request.path(),
-                "Authenticated extractor used on a route without the RequireApiKey middleware"
-            );
-            return Err(ApiKeyRejection::MissingMiddleware);
-        };
-        match extensions.get::<Principal>() {
-            Some(principal) => Ok(Self {
-                principal: principal.clone(),
-                answers: Arc::clone(answers),
-            }),
-            // A preflight or anonymous caller the middleware let through: no key was presented.
-            None => Err(answers.reject(&AuthError::MissingKey).into()),
-        }
-    }
 }
 
-impl Deref for Authenticated {
+impl<P> Deref for RequirePermission<P> {
     type Target = Principal;
 
     fn deref(&self) -> &Principal {
@@ -89,19 +158,62 @@ impl Deref for Authenticated {
     }
 }
 
-impl From<Authenticated> for Principal {
-    fn from(caller: Authenticated) -> Self {
-        caller.principal
+impl<P> Clone for RequirePermission<P> {
+    fn clone(&self) -> Self {
+        Self {
+            principal: self.principal.clone(),
+            permission: PhantomData,
+        }
     }
 }
 
-impl FromRequest for Authenticated {
-    type Error = ApiKeyRejection;
+impl<P: PermissionName> fmt::Debug for RequirePermission<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequirePermission")
+            .field("permission", &P::PERMISSION)
+            .field("principal", &self.principal)
+            .finish()
+    }
+}
+
+impl<P: PermissionName> FromRequest for RequirePermission<P> {
+    type Error = AuthRejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
-    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(Self::from_request_parts(request))
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(permitted::<P>(request).map(|principal| Self {
+            principal,
+            permission: PhantomData,
+        }))
     }
+}
+
+fn permitted<P: PermissionName>(request: &HttpRequest) -> Result<Principal, AuthRejection> {
+    let permission = Permission::new(P::PERMISSION)
+        .map_err(|_| AuthRejection::InvalidPermission(P::PERMISSION))?;
+    require_permission(request, &permission)
+}
+
+/// Checks a permission known only at run time (e.g. read from the body) for the caller the
+/// middleware verified: the principal, or the same refusal the middleware would give.
+///
+/// ```
+/// use actix_web::{HttpRequest, HttpResponse};
+/// use vault_actix::AuthRejection;
+///
+/// async fn act(request: HttpRequest) -> Result<HttpResponse, AuthRejection> {
+///     let permission = "jobs:cancel".parse().expect("a valid permission");
+///     let caller = vault_actix::require_permission(&request, &permission)?;
+///     Ok(HttpResponse::Ok().body(caller.key_id().to_string()))
+/// }
+/// ```
+pub fn require_permission(
+    request: &HttpRequest,
+    permission: &Permission,
+) -> Result<Principal, AuthRejection> {
+    let (principal, answers) = required(request)?;
+    answers.require_permission(&principal, permission)?;
+    Ok(principal)
 }
 
 #[cfg(test)]
@@ -114,20 +226,31 @@ mod tests {
     use super::*;
     use crate::RequireApiKey;
 
-    async fn who(caller: Authenticated) -> HttpResponse {
+    async fn who(caller: Caller) -> HttpResponse {
         HttpResponse::Ok().body(caller.key_id().to_string())
     }
 
-    async fn maybe(caller: Option<Authenticated>) -> HttpResponse {
+    async fn maybe(caller: Option<Caller>) -> HttpResponse {
         HttpResponse::Ok().body(match caller {
             Some(caller) => caller.key_id().to_string(),
             None => "anonymous".to_owned(),
         })
     }
 
-    async fn delete(caller: Authenticated) -> Result<HttpResponse, ApiKeyRejection> {
-        caller.require_permission(&"jobs:delete".parse().unwrap())?;
+    crate::permission!(JobsDelete = "jobs:delete");
+    crate::permission!(Broken = "not a permission");
+
+    async fn delete(_: RequirePermission<JobsDelete>) -> HttpResponse {
+        HttpResponse::NoContent().finish()
+    }
+
+    async fn cancel(request: HttpRequest) -> Result<HttpResponse, AuthRejection> {
+        require_permission(&request, &"jobs:delete".parse().unwrap())?;
         Ok(HttpResponse::NoContent().finish())
+    }
+
+    async fn broken(_: RequirePermission<Broken>) -> HttpResponse {
+        HttpResponse::Ok().finish()
     }
 
     fn submit() -> Requirement {
@@ -142,7 +265,10 @@ mod tests {
         assert!(response.headers().get("www-authenticate").is_none());
         let body = test::read_body(response).await;
         let body = std::str::from_utf8(&body).unwrap();
-        assert!(body.contains("RequireApiKey middleware"), "{body}");
+        assert!(
+            body.contains("without the RequireApiKey middleware"),
+            "{body}"
+        );
     }
 
     #[actix_web::test]
@@ -212,23 +338,59 @@ mod tests {
                 "jobs:delete".parse().unwrap(),
             ));
         let app = test::init_service(
-            App::new().service(web::resource("/jobs").wrap(middleware).to(delete)),
+            App::new().service(
+                web::scope("")
+                    .wrap(middleware)
+                    .route("/jobs", web::delete().to(delete))
+                    .route("/cancel", web::post().to(cancel))
+                    .route("/broken", web::get().to(broken)),
+            ),
+        )
+        .await;
+        for request in [
+            TestRequest::delete().uri("/jobs"),
+            TestRequest::post().uri("/cancel"),
+        ] {
+            let request = request
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .to_request();
+            let response = test::call_service(&app, request).await;
+            assert_eq!(response.status(), 403);
+            assert_eq!(
+                response.headers().get("www-authenticate").unwrap(),
+                expected.www_authenticate().unwrap()
+            );
+            assert_eq!(
+                response.headers().get("content-type").unwrap(),
+                "application/json"
+            );
+            assert_eq!(test::read_body(response).await, expected.body());
+        }
+        let request = TestRequest::get()
+            .uri("/broken")
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .to_request();
+        assert_eq!(test::call_service(&app, request).await.status(), 500);
+    }
+
+    #[actix_web::test]
+    async fn a_permission_held_lets_the_caller_through() {
+        let kit = TestKeys::new();
+        let token = kit
+            .mint("submit", Environment::Production, &["jobs:delete"])
+            .await;
+        let app = test::init_service(
+            App::new().service(
+                web::resource("/jobs")
+                    .wrap(RequireApiKey::new(kit.keys().clone(), submit()))
+                    .to(delete),
+            ),
         )
         .await;
         let request = TestRequest::delete()
             .uri("/jobs")
             .insert_header(("Authorization", format!("Bearer {token}")))
             .to_request();
-        let response = test::call_service(&app, request).await;
-        assert_eq!(response.status(), 403);
-        assert_eq!(
-            response.headers().get("www-authenticate").unwrap(),
-            expected.www_authenticate().unwrap()
-        );
-        assert_eq!(
-            response.headers().get("content-type").unwrap(),
-            "application/json"
-        );
-        assert_eq!(test::read_body(response).await, expected.body());
+        assert_eq!(test::call_service(&app, request).await.status(), 204);
     }
 }

@@ -1,15 +1,15 @@
-//! actix-web 4 integration of the Vault: the [`RequireApiKey`] middleware and the
-//! [`Authenticated`] extractor. Every decision (bearer parsing, verification, the rejection
+//! actix-web 4 integration of the Vault: the [`RequireApiKey`] middleware, the [`Caller`]
+//! extractor and the [`RequirePermission`] per-handler check. Every decision (bearer parsing, verification, the rejection
 //! table) is vault-core's [`Guard`](vault_core::Guard); this crate only translates, so an
 //! actix server answers byte for byte like a tower or axum one.
 //!
 //! ```
 //! use actix_web::{App, HttpResponse, test, web};
-//! use vault_actix::{Authenticated, RequireApiKey};
+//! use vault_actix::{Caller, RequireApiKey};
 //! use vault_core::testing::TestKeys;
 //! use vault_core::{Environment, Requirement};
 //!
-//! async fn create_job(caller: Authenticated) -> HttpResponse {
+//! async fn create_job(Caller(caller): Caller) -> HttpResponse {
 //!     HttpResponse::Created().body(caller.workspace_id().to_string())
 //! }
 //!
@@ -44,6 +44,6 @@ mod extract;
 mod middleware;
 mod rejection;
 
-pub use extract::Authenticated;
+pub use extract::{Caller, PermissionName, RequirePermission, require_permission};
 pub use middleware::{RequireApiKey, RequireApiKeyMiddleware, ResponseFuture};
-pub use rejection::ApiKeyRejection;
+pub use rejection::AuthRejection;

@@ -14,14 +14,14 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::{ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION};
 use pin_project_lite::pin_project;
 use vault_core::guard::{Answers, Guard, Inspection};
-use vault_core::{Principal, Rejection, RejectionBody, Requirement, VerifyKey};
+use vault_core::{Permission, Principal, Rejection, RejectionBody, Requirement, VerifyKey};
 
 use crate::rejection::respond;
 
 /// Requires a valid API key on every request it wraps (an `App`, `Scope` or `Resource`).
 ///
-/// On success the [`Principal`] goes into the request extensions, where the
-/// [`Authenticated`](crate::Authenticated) extractor finds it; otherwise the request is
+/// On success the [`Principal`] (and the [`Answers`] extractors answer with) goes into the
+/// request extensions, where the [`Caller`](crate::Caller) extractor finds it; otherwise the request is
 /// answered with vault-core's rejection and the wrapped service is not called. CORS preflight
 /// requests pass without a key unless [`allow_preflight(false)`](Self::allow_preflight);
 /// requests without a key pass only with [`allow_anonymous(true)`](Self::allow_anonymous).
@@ -33,7 +33,7 @@ use crate::rejection::respond;
 ///
 /// ```
 /// use actix_web::{App, HttpResponse, web};
-/// use vault_actix::{Authenticated, RequireApiKey};
+/// use vault_actix::{Caller, RequireApiKey};
 /// use vault_core::testing::TestKeys;
 /// use vault_core::{Environment, Requirement};
 ///
@@ -48,7 +48,7 @@ use crate::rejection::respond;
 /// let app = App::new().service(
 ///     web::scope("/api")
 ///         .wrap(read)
-///         .route("/jobs", web::get().to(|caller: Authenticated| async move {
+///         .route("/jobs", web::get().to(|caller: Caller| async move {
 ///             HttpResponse::Ok().body(caller.key_id().to_string())
 ///         })),
 /// );
@@ -83,6 +83,11 @@ impl<V: VerifyKey + ?Sized> RequireApiKey<V> {
         Self::from_guard(self.guard.for_requirement(requirement))
     }
 
+    /// The same middleware whose requirement also needs `permission`.
+    pub fn for_permission(&self, permission: Permission) -> Self {
+        self.for_requirement(self.guard.requirement().clone().with_permission(permission))
+    }
+
     /// The `realm` of `WWW-Authenticate` challenges (default `api`).
     pub fn realm(self, realm: &str) -> Self {
         Self::from_guard(self.guard.realm(realm))
@@ -95,7 +100,7 @@ impl<V: VerifyKey + ?Sized> RequireApiKey<V> {
     }
 
     /// Whether requests without any `Authorization` header pass without a key (default: no),
-    /// for routes open to anonymous callers: handlers take `Option<Authenticated>`. A header
+    /// for routes open to anonymous callers: handlers take `Option<Caller>`. A header
     /// that is present is still checked, and a bad key refused.
     pub fn allow_anonymous(self, allow: bool) -> Self {
         Self::from_guard(self.guard.allow_anonymous(allow))
@@ -147,21 +152,18 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(RequireApiKeyMiddleware {
             service: Rc::new(service),
-            answers: Arc::new(self.guard.answers()),
+            answers: self.guard.answers(),
             guard: self.guard.clone(),
         }))
     }
 }
 
-/// How extractors behind the middleware answer: the guard's realm and body hook.
-#[derive(Clone)]
-pub(crate) struct AnswersSlot(pub(crate) Arc<Answers>);
-
 /// The [`Service`] built by [`RequireApiKey`] around the wrapped service.
 pub struct RequireApiKeyMiddleware<S, V: ?Sized> {
     // `Rc`: the inner service is called only after verification, from the response future.
     service: Rc<S>,
-    answers: Arc<Answers>,
+    // What extractors need to answer like the guard (realm, body hook); cheap to clone.
+    answers: Answers,
     guard: Guard<V>,
 }
 
@@ -195,9 +197,7 @@ where
         );
         let state = match inspection {
             Inspection::Pass => {
-                request
-                    .extensions_mut()
-                    .insert(AnswersSlot(Arc::clone(&self.answers)));
+                request.extensions_mut().insert(self.answers.clone());
                 State::Calling {
                     response: self.service.call(request),
                 }
@@ -206,7 +206,7 @@ where
                 verify: Box::pin(self.guard.verify(token.to_owned())),
                 request: Some(request),
                 service: Rc::clone(&self.service),
-                answers: Arc::clone(&self.answers),
+                answers: self.answers.clone(),
             },
             Inspection::Reject(rejection) => State::Answered {
                 response: Some(answer(request, &rejection)),
@@ -246,7 +246,7 @@ pin_project! {
             verify: Verification,
             request: Option<ServiceRequest>,
             service: Rc<S>,
-            answers: Arc<Answers>,
+            answers: Answers,
         },
         Calling {
             #[pin]
@@ -292,7 +292,7 @@ where
                             {
                                 let mut extensions = request.extensions_mut();
                                 extensions.insert(principal);
-                                extensions.insert(AnswersSlot(Arc::clone(answers)));
+                                extensions.insert(answers.clone());
                             }
                             // actix services are ready when `call` is; readiness was polled
                             // for this request before `call` (as `forward_ready!` does).
@@ -329,7 +329,7 @@ mod tests {
     use vault_core::{ApiKeys, AuthError, Environment, HeaderDefect};
 
     use super::*;
-    use crate::Authenticated;
+    use crate::Caller;
 
     fn jobs(permission: &str) -> Requirement {
         Requirement::new("submit".parse().unwrap(), Environment::Production)
@@ -372,7 +372,7 @@ mod tests {
         let counter = web::Data::from(Arc::clone(calls));
         let app = test::init_service(App::new().app_data(counter).service(
             web::resource("/jobs").wrap(middleware).to(
-                |caller: Authenticated, calls: web::Data<AtomicUsize>| async move {
+                |caller: Caller, calls: web::Data<AtomicUsize>| async move {
                     calls.fetch_add(1, Ordering::SeqCst);
                     HttpResponse::Ok().body(caller.key_id().to_string())
                 },
@@ -689,5 +689,20 @@ mod tests {
             response.headers().get("www-authenticate").unwrap(),
             r#"Bearer realm="submit", error="insufficient_scope", scope="jobs:create""#
         );
+    }
+
+    #[actix_web::test]
+    async fn for_permission_adds_a_permission_to_the_requirement() {
+        let kit = TestKeys::new();
+        let read_only = kit
+            .mint("submit", Environment::Production, &["jobs:read"])
+            .await;
+        let submit = Requirement::new("submit".parse().unwrap(), Environment::Production);
+        let base = RequireApiKey::new(kit.keys().clone(), submit);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let request = || TestRequest::post().insert_header(bearer(&read_only));
+        assert_eq!(send(base.clone(), &calls, request()).await.status, 200);
+        let create = base.for_permission("jobs:create".parse().unwrap());
+        assert_eq!(send(create, &calls, request()).await.status, 403);
     }
 }

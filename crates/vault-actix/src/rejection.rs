@@ -8,62 +8,71 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHEN
 use actix_web::{HttpResponse, ResponseError};
 use vault_core::Rejection;
 
-/// Why an extractor or a permission check refused a request. It is an actix
-/// [`ResponseError`], so a handler can return it with `?`.
+/// Why an extractor or a permission check of this crate refused a request. It is an actix
+/// [`ResponseError`], so a handler can return it with `?` or take `Result<Caller, _>`.
 ///
 /// ```
 /// use actix_web::ResponseError;
-/// use vault_actix::ApiKeyRejection;
+/// use vault_actix::AuthRejection;
 ///
-/// let missing = ApiKeyRejection::MissingMiddleware;
+/// let missing = AuthRejection::MiddlewareMissing;
 /// assert_eq!(missing.status_code().as_u16(), 500);
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub enum ApiKeyRejection {
-    /// The caller was refused: status, `WWW-Authenticate` and body as vault-core says.
-    /// (Boxed: it is the rare path, and keeps `Result<Authenticated, _>` small.)
+pub enum AuthRejection {
+    /// A row of the rejection table (401, 403 or 503), shaped by the middleware's realm and
+    /// body hook: the same answer the middleware gives. (Boxed: the rare path, and it keeps
+    /// `Result<Caller, _>` small.)
     Refused(Box<Rejection>),
-    /// The extractor ran on a route that no [`RequireApiKey`](crate::RequireApiKey) wraps.
-    /// A programming error, answered with 500 rather than a misleading 401.
-    MissingMiddleware,
+    /// No [`RequireApiKey`](crate::RequireApiKey) ran for this request: the route is not
+    /// protected. A programming error, answered with 500 rather than a misleading 401.
+    MiddlewareMissing,
+    /// A [`PermissionName`](crate::PermissionName) is not a valid permission (500).
+    InvalidPermission(&'static str),
 }
 
-const MISSING_MIDDLEWARE: &str = "vault-actix: the Authenticated extractor ran on a route \
-    that no RequireApiKey middleware wraps; wrap the route, resource or scope with \
-    RequireApiKey";
-
-impl fmt::Display for ApiKeyRejection {
+impl fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Refused(rejection) => f.write_str(rejection.title()),
-            Self::MissingMiddleware => f.write_str(MISSING_MIDDLEWARE),
+            Self::Refused(rejection) => write!(f, "{}", rejection.error()),
+            Self::MiddlewareMissing => f.write_str(
+                "vault-actix: an API key extractor was used on a route without the \
+                 RequireApiKey middleware (add it with App, Scope or Resource::wrap)",
+            ),
+            Self::InvalidPermission(name) => {
+                write!(f, "vault-actix: {name:?} is not a valid permission name")
+            }
         }
     }
 }
 
-impl std::error::Error for ApiKeyRejection {}
+impl std::error::Error for AuthRejection {}
 
-impl From<Rejection> for ApiKeyRejection {
+impl From<Rejection> for AuthRejection {
     fn from(rejection: Rejection) -> Self {
         Self::Refused(Box::new(rejection))
     }
 }
 
-impl ResponseError for ApiKeyRejection {
+impl ResponseError for AuthRejection {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Refused(rejection) => status_of(rejection),
-            Self::MissingMiddleware => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::MiddlewareMissing | Self::InvalidPermission(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         match self {
             Self::Refused(rejection) => respond(rejection),
-            Self::MissingMiddleware => HttpResponse::InternalServerError()
-                .content_type("text/plain; charset=utf-8")
-                .body(MISSING_MIDDLEWARE),
+            Self::MiddlewareMissing | Self::InvalidPermission(_) => {
+                HttpResponse::InternalServerError()
+                    .content_type("text/plain; charset=utf-8")
+                    .body(self.to_string())
+            }
         }
     }
 }

@@ -4,10 +4,12 @@
 pub mod args;
 pub mod demo;
 pub mod jobs;
+pub mod submit;
 
 pub use args::ServerArgs;
 pub use demo::DemoKeys;
 pub use jobs::{Job, JobError, Jobs};
+pub use submit::{Reply, Submit};
 
 use vault_core::{Environment, Permission, ProductId, Requirement};
 

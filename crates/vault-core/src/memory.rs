@@ -1,11 +1,11 @@
 //! The in-memory store: every store trait over maps behind short-lived locks (never held
 //! across an `.await`). For tests, demos and single-process tools; data ends with the process.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
+use rustc_hash::FxHashMap;
 use time::OffsetDateTime;
 
 use crate::Error;
@@ -14,9 +14,13 @@ use crate::keys::KeyRecord;
 use crate::store::KeyStore;
 
 /// An in-memory store, safe to share between tasks and threads.
+///
+/// Keys are indexed with the Fx hash: key ids are random and lookups never insert, so an
+/// attacker choosing ids gains nothing, and the lookup is a few nanoseconds cheaper than
+/// SipHash on the hot path.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    keys: RwLock<HashMap<KeyId, Arc<KeyRecord>>>,
+    keys: RwLock<FxHashMap<KeyId, Arc<KeyRecord>>>,
 }
 
 impl MemoryStore {

@@ -74,6 +74,14 @@ async fn lifecycle_events_carry_ids_and_verdicts_but_no_secret() {
     ] {
         assert!(logs.contains(needle), "no {needle:?} event in:\n{logs}");
     }
+    // Every verification event names the key it judged (the revoked one included).
+    for line in logs.lines().filter(|l| {
+        l.contains("api key verified")
+            || l.contains("revoked api key used")
+            || l.contains("insufficient_permission")
+    }) {
+        assert!(line.contains("key_id="), "no key id in {line}");
+    }
     assert!(logs.contains(issued.metadata.id.as_str()));
     for t in [&token, rotated.expose_token()] {
         let secret = &t[t.len() - 6 - vault_core::keys::SECRET_LEN..t.len() - 6];

@@ -214,30 +214,32 @@ impl ApiKeys {
         token: &str,
         requirement: &Requirement,
     ) -> Result<Principal, AuthError> {
-        let verdict = self.decide(token, requirement).await;
-        match &verdict {
-            Ok(principal) => {
-                tracing::debug!(key_id = %principal.key_id(), verdict = "accepted", "api key verified");
+        let parsed = match KeyToken::parse(token, &self.inner.prefix) {
+            Ok(parsed) => parsed,
+            Err(defect) => {
+                tracing::debug!(verdict = "invalid_api_key", reason = %defect, "api key refused");
+                return Err(AuthError::InvalidKey(InvalidKeyReason::Malformed(defect)));
             }
+        };
+        let verdict = self.decide(&parsed, requirement).await;
+        let key_id = parsed.key_id();
+        match &verdict {
+            Ok(_) => tracing::debug!(key_id = %key_id, verdict = "accepted", "api key verified"),
             Err(AuthError::InvalidKey(InvalidKeyReason::Revoked)) => {
                 // The caller hears "invalid"; the audit trail hears the truth.
-                tracing::warn!(
-                    verdict = "invalid_api_key",
-                    reason = "revoked",
-                    "revoked api key used"
-                );
+                tracing::warn!(key_id = %key_id, verdict = "invalid_api_key", reason = "revoked", "revoked api key used");
             }
-            Err(err) => {
-                tracing::debug!(verdict = err.code(), "api key refused");
-            }
+            Err(err) => tracing::debug!(key_id = %key_id, verdict = err.code(), "api key refused"),
         }
         verdict
     }
 
-    async fn decide(&self, token: &str, requirement: &Requirement) -> Result<Principal, AuthError> {
+    async fn decide(
+        &self,
+        parsed: &KeyToken<'_>,
+        requirement: &Requirement,
+    ) -> Result<Principal, AuthError> {
         let inner = &*self.inner;
-        let parsed = KeyToken::parse(token, &inner.prefix)
-            .map_err(|defect| AuthError::InvalidKey(InvalidKeyReason::Malformed(defect)))?;
         if !requirement.accepts(parsed.environment()) {
             return Err(AuthError::WrongEnvironment);
         }

@@ -1,0 +1,518 @@
+//! The HTTP contract of the Submit example servers, run against every framework's server as a
+//! real process on an ephemeral port: every row of the rejection table, both success paths,
+//! and bad input. Requests are written byte for byte on a raw TCP socket, so duplicate
+//! headers, tabs and non-ASCII bytes reach the server exactly as a hostile client sends them.
+//!
+//! (A test of the `vault-examples` package, so Cargo builds the server binaries for it.)
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    keys: Value,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Server {
+    fn start(binary: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "vault-contract-{}-{}",
+            std::process::id(),
+            binary.rsplit('/').next().unwrap_or("server")
+        ));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        let keys_file = dir.join("demo-keys.json");
+        let mut child = Command::new(binary)
+            .args(["--addr", "127.0.0.1:0", "--demo-keys"])
+            .arg(&keys_file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut first)
+            .expect("the server prints a first line");
+        let addr = first
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .parse()
+            .expect("HOST:PORT");
+        let keys = serde_json::from_slice(
+            &std::fs::read(&keys_file).expect("demo keys written before listening"),
+        )
+        .expect("demo keys are JSON");
+        Self {
+            child,
+            addr,
+            keys,
+            _dir: TempDir(dir),
+        }
+    }
+
+    fn key(&self, name: &str) -> String {
+        self.keys[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no demo key {name}"))
+            .to_owned()
+    }
+
+    /// Sends raw request bytes and reads the whole answer (the request asks to close).
+    fn raw(&self, request: &[u8]) -> Answer {
+        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).expect("send");
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        Answer::parse(&bytes)
+    }
+
+    /// A request with the given header lines (each without CRLF) and body.
+    fn send(&self, method: &str, path: &str, headers: &[&[u8]], body: &str) -> Answer {
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        )
+        .into_bytes();
+        for header in headers {
+            request.extend_from_slice(header);
+            request.extend_from_slice(b"\r\n");
+        }
+        if !body.is_empty() || method == "POST" {
+            request.extend_from_slice(
+                format!(
+                    "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+        request.extend_from_slice(b"\r\n");
+        request.extend_from_slice(body.as_bytes());
+        self.raw(&request)
+    }
+
+    fn create_job(&self, authorization: &[u8]) -> Answer {
+        let mut header = b"Authorization: ".to_vec();
+        header.extend_from_slice(authorization);
+        self.send("POST", "/api/jobs", &[&header], r#"{"kind":"report"}"#)
+    }
+
+    fn bearer(&self, key: &str) -> Vec<u8> {
+        format!("Bearer {}", self.key(key)).into_bytes()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn parse(bytes: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(bytes);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect::<Vec<_>>();
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+        let body = if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or("").to_owned()
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Collects failed expectations so one run reports every broken row at once.
+#[derive(Default)]
+struct Report(Vec<String>);
+
+impl Report {
+    fn check(&mut self, case: &str, ok: bool, answer: &Answer) {
+        if !ok {
+            self.0.push(format!(
+                "{case}: got {} {:?} {}",
+                answer.status, answer.headers, answer.body
+            ));
+        }
+    }
+
+    /// A refusal: status, problem code, content type, challenge, and no echo of any key.
+    fn refused(
+        &mut self,
+        server: &Server,
+        case: &str,
+        answer: &Answer,
+        status: u16,
+        code: &str,
+        challenge: Option<&str>,
+    ) {
+        let mut ok = answer.status == status && answer.code() == code;
+        ok &= answer.header("content-type") == Some("application/problem+json");
+        ok &= answer.json()["status"] == status;
+        match challenge {
+            Some(expected) => ok &= answer.header("www-authenticate") == Some(expected),
+            None => ok &= answer.header("www-authenticate").is_none(),
+        }
+        self.check(case, ok, answer);
+        self.no_echo(server, case, answer);
+    }
+
+    fn no_echo(&mut self, server: &Server, case: &str, answer: &Answer) {
+        for (name, key) in server.keys.as_object().into_iter().flatten() {
+            let key = key.as_str().unwrap_or("");
+            let secret = &key[key.len().saturating_sub(49)..key.len().saturating_sub(6)];
+            if answer.body.contains(secret)
+                || answer.headers.iter().any(|(_, v)| v.contains(secret))
+            {
+                self.0
+                    .push(format!("{case}: the answer echoes the {name} key"));
+            }
+        }
+    }
+}
+
+const INVALID_TOKEN: &str = r#"Bearer realm="submit", error="invalid_token""#;
+const INVALID_REQUEST: &str = r#"Bearer realm="submit", error="invalid_request""#;
+
+fn run_contract(binary: &str) {
+    let server = Server::start(binary);
+    let mut r = Report::default();
+
+    // Open and successful paths.
+    let health = server.send("GET", "/health", &[], "");
+    r.check("GET /health needs no key", health.status == 200, &health);
+
+    let created = server.create_job(&server.bearer("production_full"));
+    let job = created.json();
+    r.check(
+        "POST /api/jobs with a full production key is 201",
+        created.status == 201
+            && job["id"].is_string()
+            && job["workspace_id"].is_string()
+            && job["key_id"].is_string(),
+        &created,
+    );
+    let job_path = format!("/api/jobs/{}", job["id"].as_str().unwrap_or("none"));
+    let read_only = format!(
+        "Authorization: Bearer {}",
+        server.key("production_read_only")
+    );
+    let fetched = server.send("GET", &job_path, &[read_only.as_bytes()], "");
+    r.check(
+        "GET /api/jobs/{id} with a read-only key is 200 with the job",
+        fetched.status == 200 && fetched.json()["id"] == job["id"],
+        &fetched,
+    );
+    let unknown = server.send(
+        "GET",
+        "/api/jobs/00000000-0000-4000-8000-000000000000",
+        &[read_only.as_bytes()],
+        "",
+    );
+    r.check(
+        "an unknown job is 404 with a problem body",
+        unknown.status == 404 && unknown.code() == "not_found",
+        &unknown,
+    );
+    let full = format!("Authorization: Bearer {}", server.key("production_full"));
+    let bad_json = server.send("POST", "/api/jobs", &[full.as_bytes()], "{not json");
+    r.check(
+        "a body that is not JSON is 400",
+        bad_json.status == 400 && bad_json.code() == "invalid_json",
+        &bad_json,
+    );
+
+    // Every row of the rejection table.
+    let missing = server.send("POST", "/api/jobs", &[], "{}");
+    r.refused(
+        &server,
+        "no Authorization header",
+        &missing,
+        401,
+        "missing_api_key",
+        Some(r#"Bearer realm="submit""#),
+    );
+    let basic = server.create_job(b"Basic dXNlcjpwYXNz");
+    r.refused(
+        &server,
+        "Basic scheme",
+        &basic,
+        401,
+        "malformed_authorization",
+        Some(INVALID_REQUEST),
+    );
+    let garbage = server.create_job(b"Bearer not-a-key");
+    r.refused(
+        &server,
+        "a token that is not a key",
+        &garbage,
+        401,
+        "invalid_api_key",
+        Some(INVALID_TOKEN),
+    );
+    let expired = server.create_job(&server.bearer("expired"));
+    r.refused(
+        &server,
+        "expired key",
+        &expired,
+        401,
+        "expired_api_key",
+        Some(INVALID_TOKEN),
+    );
+    let revoked = server.create_job(&server.bearer("revoked"));
+    r.refused(
+        &server,
+        "revoked key",
+        &revoked,
+        401,
+        "invalid_api_key",
+        Some(INVALID_TOKEN),
+    );
+    for env in ["staging", "development"] {
+        let answer = server.create_job(&server.bearer(env));
+        r.refused(
+            &server,
+            &format!("{env} key on production"),
+            &answer,
+            401,
+            "wrong_environment",
+            Some(INVALID_TOKEN),
+        );
+    }
+    let other = server.create_job(&server.bearer("other_product"));
+    r.refused(
+        &server,
+        "key of another product",
+        &other,
+        401,
+        "wrong_product",
+        Some(INVALID_TOKEN),
+    );
+    let forbidden = server.create_job(&server.bearer("production_read_only"));
+    r.refused(
+        &server,
+        "valid key without jobs:create",
+        &forbidden,
+        403,
+        "insufficient_permission",
+        Some(r#"Bearer realm="submit", error="insufficient_scope", scope="jobs:create""#),
+    );
+
+    // Bad input.
+    let key = server.key("production_full");
+    let lowercase = server.create_job(format!("bearer {key}").as_bytes());
+    r.check(
+        "lowercase `bearer` is accepted",
+        lowercase.status == 201,
+        &lowercase,
+    );
+    let spaces = server.create_job(format!("Bearer    {key}").as_bytes());
+    r.check(
+        "several spaces after the scheme are accepted (1*SP)",
+        spaces.status == 201,
+        &spaces,
+    );
+    let tab = server.create_job(format!("Bearer\t{key}").as_bytes());
+    r.refused(
+        &server,
+        "a tab after the scheme",
+        &tab,
+        401,
+        "malformed_authorization",
+        Some(INVALID_REQUEST),
+    );
+    let twice = server.send(
+        "POST",
+        "/api/jobs",
+        &[
+            format!("Authorization: Bearer {key}").as_bytes(),
+            format!("Authorization: Bearer {key}").as_bytes(),
+        ],
+        "{}",
+    );
+    r.refused(
+        &server,
+        "two Authorization headers",
+        &twice,
+        401,
+        "malformed_authorization",
+        Some(INVALID_REQUEST),
+    );
+    let huge = server.create_job(format!("Bearer {}", "a".repeat(8 * 1024)).as_bytes());
+    r.refused(
+        &server,
+        "an 8 KiB Authorization header",
+        &huge,
+        401,
+        "malformed_authorization",
+        Some(INVALID_REQUEST),
+    );
+    let mut non_ascii = b"Bearer ".to_vec();
+    non_ascii.extend_from_slice(&key.as_bytes()[..20]);
+    non_ascii.extend_from_slice("ключ\u{ff}".as_bytes());
+    let non_ascii = server.create_job(&non_ascii);
+    r.refused(
+        &server,
+        "non-ASCII bytes in the token",
+        &non_ascii,
+        401,
+        "malformed_authorization",
+        Some(INVALID_REQUEST),
+    );
+    let empty = server.create_job(b"Bearer ");
+    r.refused(
+        &server,
+        "an empty token",
+        &empty,
+        401,
+        "malformed_authorization",
+        Some(INVALID_REQUEST),
+    );
+    let trailing = server.create_job(format!("Bearer {key}xyz").as_bytes());
+    r.refused(
+        &server,
+        "a valid key with trailing garbage",
+        &trailing,
+        401,
+        "invalid_api_key",
+        Some(INVALID_TOKEN),
+    );
+    let trailing_word = server.create_job(format!("Bearer {key} xyz").as_bytes());
+    r.refused(
+        &server,
+        "a valid key then a second word",
+        &trailing_word,
+        401,
+        "malformed_authorization",
+        Some(INVALID_REQUEST),
+    );
+    let query = server.send(
+        "POST",
+        &format!("/api/jobs?api_key={key}&access_token={key}"),
+        &[],
+        "{}",
+    );
+    r.refused(
+        &server,
+        "a valid key in the query string only",
+        &query,
+        401,
+        "missing_api_key",
+        Some(r#"Bearer realm="submit""#),
+    );
+    let read_route = server.send("GET", &job_path, &[b"Authorization: Basic abc"], "");
+    r.refused(
+        &server,
+        "GET /api/jobs/{id} is protected too",
+        &read_route,
+        401,
+        "malformed_authorization",
+        Some(INVALID_REQUEST),
+    );
+
+    // A CORS preflight is not asked for a key.
+    let preflight = server.send(
+        "OPTIONS",
+        "/api/jobs",
+        &[
+            b"Origin: https://example.test",
+            b"Access-Control-Request-Method: POST",
+        ],
+        "",
+    );
+    r.check(
+        "a CORS preflight is not refused for want of a key",
+        preflight.status != 401 && preflight.status != 403,
+        &preflight,
+    );
+
+    assert!(
+        r.0.is_empty(),
+        "{binary} broke the contract:\n{}",
+        r.0.join("\n")
+    );
+}
+
+#[test]
+fn submit_axum_passes_the_contract() {
+    run_contract(env!("CARGO_BIN_EXE_submit-axum"));
+}
+
+#[test]
+fn submit_actix_passes_the_contract() {
+    run_contract(env!("CARGO_BIN_EXE_submit-actix"));
+}

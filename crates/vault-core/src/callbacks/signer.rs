@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use memchr::memmem::Finder;
 use time::OffsetDateTime;
 
 use super::verifier::CallbackHeaders;
@@ -39,6 +40,9 @@ pub(crate) const MAX_ID_LEN: usize = 256;
 pub struct CallbackSigner {
     secrets: Vec<CallbackSecret>,
     prefix: KeyPrefix,
+    // `{prefix}_`: what every key starts with, and its precompiled searcher.
+    marker: String,
+    finder: Finder<'static>,
     clock: Arc<dyn Clock>,
 }
 
@@ -48,8 +52,11 @@ impl CallbackSigner {
         Self {
             secrets: vec![secret],
             prefix: KeyPrefix::default(),
+            marker: String::new(),
+            finder: Finder::new(b"").into_owned(),
             clock: Arc::new(SystemClock),
         }
+        .key_prefix(KeyPrefix::default())
     }
 
     /// Also signs with `secret`, for a rotation: every callback then carries one signature
@@ -61,6 +68,8 @@ impl CallbackSigner {
 
     /// The vendor prefix of this deployment's API keys, for the leak guard.
     pub fn key_prefix(mut self, prefix: KeyPrefix) -> Self {
+        self.marker = format!("{}_", prefix.as_str());
+        self.finder = Finder::new(self.marker.as_bytes()).into_owned();
         self.prefix = prefix;
         self
     }
@@ -116,10 +125,15 @@ impl CallbackSigner {
     }
 
     fn carries_key(&self, id: &str, body: &[u8]) -> bool {
+        // Fast path: almost no payload holds `{prefix}_` at all, and a vectorised substring
+        // search over the raw bytes says so without even validating UTF-8.
+        if self.finder.find(body).is_none() && self.finder.find(id.as_bytes()).is_none() {
+            return false;
+        }
         // Invalid UTF-8 becomes U+FFFD, which ends a token like any other non-word character,
         // so a key inside a binary body is still found.
         let text: Cow<'_, str> = String::from_utf8_lossy(body);
-        leaks_key(&text, &self.prefix) || leaks_key(id, &self.prefix)
+        leaks_key(&text, &self.prefix, &self.marker) || leaks_key(id, &self.prefix, &self.marker)
     }
 }
 
@@ -127,9 +141,9 @@ impl CallbackSigner {
 /// characters (`api_key_vlt_prod_…`, `msg_vlt_prod_…`), which the word-bounded
 /// [`contains_token`] does not report: every occurrence of the prefix is tried at the exact
 /// token length of each environment, and only a valid checksum counts.
-fn leaks_key(text: &str, prefix: &KeyPrefix) -> bool {
+fn leaks_key(text: &str, prefix: &KeyPrefix, marker: &str) -> bool {
     contains_token(text, prefix)
-        || text.match_indices(prefix.as_str()).any(|(start, _)| {
+        || text.match_indices(marker).any(|(start, _)| {
             Environment::ALL.iter().any(|&env| {
                 text.get(start..start + prefix.token_len(env))
                     .is_some_and(|candidate| KeyToken::parse(candidate, prefix).is_ok())

@@ -28,6 +28,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
 pub mod bearer;
 pub mod callbacks;
 mod clock;
@@ -45,6 +46,7 @@ pub mod store;
 pub mod testing;
 mod verdict;
 
+pub use audit::{AuditEvent, AuditSink};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use environment::{Environment, EnvironmentSet};
 pub use error::{BoxError, Error};

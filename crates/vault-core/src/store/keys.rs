@@ -1,5 +1,4 @@
-//! The store traits: what the services need from persistence, one trait per aggregate.
-//! `vault-sqlx` implements them for SQLite and PostgreSQL, [`crate::memory`] in memory.
+//! Persistence of API keys.
 
 use std::sync::Arc;
 

@@ -1,5 +1,4 @@
-//! The in-memory store: every store trait over maps behind short-lived locks (never held
-//! across an `.await`). For tests, demos and single-process tools; data ends with the process.
+//! API keys in memory.
 
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -13,27 +12,26 @@ use crate::ids::{KeyId, WorkspaceId};
 use crate::keys::KeyRecord;
 use crate::store::KeyStore;
 
-/// An in-memory store, safe to share between tasks and threads.
+use super::MemoryStore;
+
+/// The key table.
 ///
 /// Keys are indexed with the Fx hash: key ids are random and lookups never insert, so an
 /// attacker choosing ids gains nothing, and the lookup is a few nanoseconds cheaper than
 /// SipHash on the hot path.
 #[derive(Debug, Default)]
-pub struct MemoryStore {
+pub(super) struct KeyTable {
     keys: RwLock<FxHashMap<KeyId, Arc<KeyRecord>>>,
-}
-
-impl MemoryStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
 }
 
 #[async_trait]
 impl KeyStore for MemoryStore {
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
-        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let mut keys = self
+            .keys
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         match keys.entry(record.metadata.id) {
             Entry::Occupied(_) => Err(Error::Conflict(format!(
                 "key {} exists",
@@ -47,12 +45,20 @@ impl KeyStore for MemoryStore {
     }
 
     async fn find_key(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, Error> {
-        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let keys = self
+            .keys
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         Ok(keys.get(id).cloned())
     }
 
     async fn list_keys(&self, workspace: WorkspaceId) -> Result<Vec<Arc<KeyRecord>>, Error> {
-        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let keys = self
+            .keys
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut found: Vec<_> = keys
             .values()
             .filter(|r| r.metadata.workspace_id == workspace)
@@ -69,7 +75,11 @@ impl KeyStore for MemoryStore {
         id: &KeyId,
         at: OffsetDateTime,
     ) -> Result<Option<Arc<KeyRecord>>, Error> {
-        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let mut keys = self
+            .keys
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let Some(slot) = keys.get_mut(id) else {
             return Ok(None);
         };
@@ -87,7 +97,11 @@ impl KeyStore for MemoryStore {
         old_expires_at: OffsetDateTime,
         successor: KeyRecord,
     ) -> Result<(), Error> {
-        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let mut keys = self
+            .keys
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if keys.contains_key(&successor.metadata.id) {
             return Err(Error::Conflict(format!(
                 "key {} exists",

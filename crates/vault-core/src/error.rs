@@ -1,9 +1,13 @@
 //! The one error type of `vault-core`: everything that can go wrong in configuration,
 //! input validation and store access. The verdict of a key check is [`crate::AuthError`].
 
+use crate::access::AccessDefect;
+use crate::accounts::AccountDefect;
 use crate::callbacks::CallbackDefect;
 use crate::ids::KeyId;
 use crate::keys::TokenDefect;
+use crate::password::PasswordDefect;
+use crate::totp::TotpDefect;
 
 /// Boxed source of a store failure, so store implementations can keep their own errors.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -87,6 +91,18 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Randomness,
+    /// A password was refused (policy, breach, hashing).
+    #[error("password refused: {0}")]
+    Password(PasswordDefect),
+    /// A two-factor step was refused.
+    #[error("two-factor authentication refused: {0}")]
+    Totp(TotpDefect),
+    /// An account operation was refused.
+    #[error("account operation refused: {0}")]
+    Account(AccountDefect),
+    /// An access operation was refused (not allowed, not a member, last owner...).
+    #[error("access refused: {0}")]
+    Access(AccessDefect),
     /// The store could not be reached (network, pool exhausted, timeout): retry later.
     #[error("the store is unavailable")]
     StoreUnavailable(#[source] BoxError),

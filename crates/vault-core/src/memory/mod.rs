@@ -2,12 +2,18 @@
 //! across an `.await`). For tests, demos and single-process tools; data ends with the process.
 //! One file per aggregate, each holding its tables and its trait implementation.
 
+mod access;
+mod accounts;
 mod keys;
 
 /// An in-memory store implementing every store trait, safe to share between tasks and threads.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     keys: keys::KeyTable,
+    #[allow(dead_code)] // Until the accounts tables are filled in (issue 4).
+    accounts: accounts::AccountTables,
+    #[allow(dead_code)] // Until the access tables are filled in (issue 5).
+    access: access::AccessTables,
 }
 
 impl MemoryStore {

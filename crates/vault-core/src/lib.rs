@@ -28,6 +28,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
+pub mod accounts;
 pub mod audit;
 pub mod bearer;
 pub mod callbacks;
@@ -38,12 +40,14 @@ pub mod guard;
 mod ids;
 pub mod keys;
 pub mod memory;
+pub mod password;
 mod permission;
 pub mod rejection;
 mod requirement;
 pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod totp;
 mod verdict;
 
 pub use audit::{AuditEvent, AuditSink};

@@ -8,17 +8,13 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use vault_actix::{Caller, RequireApiKey};
 use vault_examples::submit::REALM;
-use vault_examples::{Reply, ServerArgs, Submit, announce, create_requirement, read_requirement};
+use vault_examples::{
+    Reply, ServerArgs, Submit, announce, create_requirement, log_to_stderr, read_requirement,
+};
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    // Logs go to stderr: the first stdout line is the `listening on` line tests wait for.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    log_to_stderr();
 
     let args = ServerArgs::from_env();
     let submit = web::Data::new(Submit::start(&args).await.map_err(std::io::Error::other)?);

@@ -14,17 +14,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use vault_axum::{Caller, RequireApiKeyLayer};
 use vault_examples::submit::REALM;
-use vault_examples::{Reply, ServerArgs, Submit, announce, create_requirement, read_requirement};
+use vault_examples::{
+    Reply, ServerArgs, Submit, announce, create_requirement, log_to_stderr, read_requirement,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    // Logs go to stderr: the first stdout line is the `listening on` line tests wait for.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    log_to_stderr();
 
     let args = ServerArgs::from_env();
     let submit = Arc::new(Submit::start(&args).await?);

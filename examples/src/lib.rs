@@ -1,5 +1,5 @@
 //! What the example programs share, so each framework's server only wires routes: flags,
-//! the Submit job store and its rules, demo keys, and the `listening on` line.
+//! logging, the Submit job store and its rules, demo keys, and the `listening on` line.
 
 pub mod args;
 pub mod demo;
@@ -32,6 +32,17 @@ pub fn create_requirement() -> Requirement {
 /// `GET /api/jobs/{id}`: Submit, production, `jobs:read`.
 pub fn read_requirement() -> Requirement {
     Requirement::new(submit(), Environment::Production).with_permission(permission("jobs:read"))
+}
+
+/// Sends logs to stderr, filtered by `RUST_LOG` (default `warn`): stdout is kept for the
+/// `listening on` line the contract tests wait for.
+pub fn log_to_stderr() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
 }
 
 /// Prints the first stdout line the contract tests wait for.

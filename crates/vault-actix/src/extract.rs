@@ -5,13 +5,12 @@
 
 use std::fmt;
 use std::future::{Ready, ready};
-use std::marker::PhantomData;
 use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use vault_core::guard::Answers;
-use vault_core::{AuthError, Permission, Principal};
+use vault_core::{AuthError, Permission, PermissionName, Permitted, Principal};
 
 use crate::rejection::AuthRejection;
 
@@ -94,39 +93,10 @@ fn middleware_missing(request: &HttpRequest) -> AuthRejection {
     AuthRejection::MiddlewareMissing
 }
 
-/// A permission known at compile time, for [`RequirePermission`]. Declare one with
-/// [`crate::permission!`].
-pub trait PermissionName {
-    /// The permission, e.g. `jobs:create`.
-    const PERMISSION: &'static str;
-}
-
-/// Declares a [`PermissionName`] marker type.
-///
-/// ```
-/// vault_actix::permission! {
-///     /// May create jobs.
-///     pub JobsCreate = "jobs:create"
-/// }
-/// use vault_actix::PermissionName;
-/// assert_eq!(JobsCreate::PERMISSION, "jobs:create");
-/// ```
-#[macro_export]
-macro_rules! permission {
-    ($(#[$meta:meta])* $vis:vis $name:ident = $permission:literal) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, Default)]
-        $vis struct $name;
-
-        impl $crate::PermissionName for $name {
-            const PERMISSION: &'static str = $permission;
-        }
-    };
-}
-
-/// The caller, if its key holds permission `P`; otherwise 403 `insufficient_permission` with
-/// the scope, in the middleware's realm and body shape. A per-handler check behind a
-/// middleware that guards a wider scope.
+/// The caller, if its key holds permission `P` (declared with [`crate::permission!`]);
+/// otherwise 403 `insufficient_permission` with the scope, in the middleware's realm and body
+/// shape. A per-handler check behind a middleware that guards a wider scope. The check is
+/// vault-core's [`Answers::permit`]; this type only makes it an extractor.
 ///
 /// ```
 /// use vault_actix::RequirePermission;
@@ -138,15 +108,12 @@ macro_rules! permission {
 /// }
 /// # let _ = actix_web::App::new().route("/jobs", actix_web::web::post().to(create_job));
 /// ```
-pub struct RequirePermission<P> {
-    principal: Principal,
-    permission: PhantomData<fn() -> P>,
-}
+pub struct RequirePermission<P>(pub Permitted<P>);
 
 impl<P> RequirePermission<P> {
     /// The principal.
     pub fn into_principal(self) -> Principal {
-        self.principal
+        self.0.into_principal()
     }
 }
 
@@ -154,25 +121,19 @@ impl<P> Deref for RequirePermission<P> {
     type Target = Principal;
 
     fn deref(&self) -> &Principal {
-        &self.principal
+        &self.0
     }
 }
 
 impl<P> Clone for RequirePermission<P> {
     fn clone(&self) -> Self {
-        Self {
-            principal: self.principal.clone(),
-            permission: PhantomData,
-        }
+        Self(self.0.clone())
     }
 }
 
 impl<P: PermissionName> fmt::Debug for RequirePermission<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequirePermission")
-            .field("permission", &P::PERMISSION)
-            .field("principal", &self.principal)
-            .finish()
+        f.debug_tuple("RequirePermission").field(&self.0).finish()
     }
 }
 
@@ -181,17 +142,10 @@ impl<P: PermissionName> FromRequest for RequirePermission<P> {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(permitted::<P>(request).map(|principal| Self {
-            principal,
-            permission: PhantomData,
-        }))
+        let permitted = required(request)
+            .and_then(|(principal, answers)| answers.permit(principal).map_err(Into::into));
+        ready(permitted.map(Self))
     }
-}
-
-fn permitted<P: PermissionName>(request: &HttpRequest) -> Result<Principal, AuthRejection> {
-    let permission = Permission::new(P::PERMISSION)
-        .map_err(|_| AuthRejection::InvalidPermission(P::PERMISSION))?;
-    require_permission(request, &permission)
 }
 
 /// Checks a permission known only at run time (e.g. read from the body) for the caller the

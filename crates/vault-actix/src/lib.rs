@@ -44,6 +44,7 @@ mod extract;
 mod middleware;
 mod rejection;
 
-pub use extract::{Caller, PermissionName, RequirePermission, require_permission};
+pub use extract::{Caller, RequirePermission, require_permission};
 pub use middleware::{RequireApiKey, RequireApiKeyMiddleware, ResponseFuture};
 pub use rejection::AuthRejection;
+pub use vault_core::{PermissionName, permission};

@@ -6,7 +6,7 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
-use vault_core::Rejection;
+use vault_core::{NotPermitted, Rejection};
 
 /// Why an extractor or a permission check of this crate refused a request. It is an actix
 /// [`ResponseError`], so a handler can return it with `?` or take `Result<Caller, _>`.
@@ -52,6 +52,15 @@ impl std::error::Error for AuthRejection {}
 impl From<Rejection> for AuthRejection {
     fn from(rejection: Rejection) -> Self {
         Self::Refused(Box::new(rejection))
+    }
+}
+
+impl From<NotPermitted> for AuthRejection {
+    fn from(refusal: NotPermitted) -> Self {
+        match refusal {
+            NotPermitted::Refused(rejection) => rejection.into(),
+            NotPermitted::InvalidPermission(name) => Self::InvalidPermission(name),
+        }
     }
 }
 

@@ -3,14 +3,13 @@
 //! [`crate::RequireApiKeyLayer`] left in the request extensions and never verify again.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::ops::Deref;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::Extensions;
 use http::request::Parts;
 use vault_core::guard::Answers;
-use vault_core::{AuthError, Permission, Principal};
+use vault_core::{AuthError, PermissionName, Permitted, Principal};
 
 use crate::rejection::AuthRejection;
 
@@ -87,39 +86,11 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
     }
 }
 
-/// A permission known at compile time, for [`RequirePermission`]. Declare one with
-/// [`crate::permission!`].
-pub trait PermissionName {
-    /// The permission, e.g. `jobs:create`.
-    const PERMISSION: &'static str;
-}
-
-/// Declares a [`PermissionName`] marker type.
-///
-/// ```
-/// vault_axum::permission! {
-///     /// May create jobs.
-///     pub JobsCreate = "jobs:create"
-/// }
-/// use vault_axum::PermissionName;
-/// assert_eq!(JobsCreate::PERMISSION, "jobs:create");
-/// ```
-#[macro_export]
-macro_rules! permission {
-    ($(#[$meta:meta])* $vis:vis $name:ident = $permission:literal) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, Default)]
-        $vis struct $name;
-
-        impl $crate::PermissionName for $name {
-            const PERMISSION: &'static str = $permission;
-        }
-    };
-}
-
-/// The caller, if its key holds permission `P`; otherwise 403 `insufficient_permission` with
-/// the scope, exactly as the layer answers. Per handler as an argument, per route with
-/// [`crate::require_permission`] (axum's `from_extractor`) in `route_layer`.
+/// The caller, if its key holds permission `P` (declared with [`crate::permission!`]);
+/// otherwise 403 `insufficient_permission` with the scope, exactly as the layer answers. Per
+/// handler as an argument, per route with [`crate::require_permission`] (axum's
+/// `from_extractor`) in `route_layer`. The check is vault-core's
+/// [`Answers::permit`]; this type only makes it an extractor.
 ///
 /// ```
 /// use vault_axum::RequirePermission;
@@ -131,15 +102,12 @@ macro_rules! permission {
 /// }
 /// # let _: axum::Router = axum::Router::new().route("/jobs", axum::routing::post(create_job));
 /// ```
-pub struct RequirePermission<P> {
-    principal: Principal,
-    permission: PhantomData<fn() -> P>,
-}
+pub struct RequirePermission<P>(pub Permitted<P>);
 
 impl<P> RequirePermission<P> {
     /// The principal.
     pub fn into_principal(self) -> Principal {
-        self.principal
+        self.0.into_principal()
     }
 }
 
@@ -147,25 +115,19 @@ impl<P> Deref for RequirePermission<P> {
     type Target = Principal;
 
     fn deref(&self) -> &Principal {
-        &self.principal
+        &self.0
     }
 }
 
 impl<P> Clone for RequirePermission<P> {
     fn clone(&self) -> Self {
-        Self {
-            principal: self.principal.clone(),
-            permission: PhantomData,
-        }
+        Self(self.0.clone())
     }
 }
 
 impl<P: PermissionName> fmt::Debug for RequirePermission<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequirePermission")
-            .field("permission", &P::PERMISSION)
-            .field("principal", &self.principal)
-            .finish()
+        f.debug_tuple("RequirePermission").field(&self.0).finish()
     }
 }
 
@@ -174,21 +136,11 @@ impl<S: Send + Sync, P: PermissionName> FromRequestParts<S> for RequirePermissio
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let principal = required(&parts.extensions)?;
-        let permission = Permission::new(P::PERMISSION)
-            .map_err(|_| AuthRejection::InvalidPermission(P::PERMISSION))?;
-        if !principal.has_permission(&permission) {
-            let answers = parts
-                .extensions
-                .get::<Answers>()
-                .cloned()
-                .unwrap_or_default();
-            let refusal = answers.reject(&AuthError::InsufficientPermission(permission));
-            return Err(AuthRejection::Refused(refusal));
-        }
-        Ok(Self {
-            principal,
-            permission: PhantomData,
-        })
+        let permitted = match parts.extensions.get::<Answers>() {
+            Some(answers) => answers.permit(principal),
+            None => Answers::default().permit(principal),
+        };
+        Ok(Self(permitted?))
     }
 }
 

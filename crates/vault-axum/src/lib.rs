@@ -37,8 +37,9 @@
 mod extract;
 mod rejection;
 
-pub use extract::{Caller, PermissionName, RequirePermission};
+pub use extract::{Caller, RequirePermission};
 pub use rejection::AuthRejection;
+pub use vault_core::{PermissionName, permission};
 pub use vault_tower::{Grpc, Http, RejectionFormat, RequireApiKey, RequireApiKeyLayer};
 
 use axum::middleware::FromExtractorLayer;

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
-use vault_core::Rejection;
+use vault_core::{NotPermitted, Rejection};
 use vault_tower::{Http, RejectionFormat};
 
 /// The rejection of [`crate::Caller`] and [`crate::RequirePermission`]. A handler can take
@@ -52,6 +52,15 @@ impl fmt::Display for AuthRejection {
 }
 
 impl std::error::Error for AuthRejection {}
+
+impl From<NotPermitted> for AuthRejection {
+    fn from(refusal: NotPermitted) -> Self {
+        match refusal {
+            NotPermitted::Refused(rejection) => Self::Refused(rejection),
+            NotPermitted::InvalidPermission(name) => Self::InvalidPermission(name),
+        }
+    }
+}
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {

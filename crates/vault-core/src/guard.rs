@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::bearer;
 use crate::keys::VerifyKey;
 use crate::permission::Permission;
+use crate::permitted::{NotPermitted, PermissionName, Permitted};
 use crate::rejection::{Realm, Rejection, RejectionBody};
 use crate::requirement::Requirement;
 use crate::verdict::{AuthError, Principal};
@@ -46,10 +47,9 @@ pub enum Inspection<'a> {
 pub struct Guard<V: ?Sized> {
     verifier: Arc<V>,
     requirement: Arc<Requirement>,
-    realm: Realm,
+    answers: Answers,
     allow_preflight: bool,
     allow_anonymous: bool,
-    body_hook: Option<BodyHook>,
 }
 
 impl<V: ?Sized> Clone for Guard<V> {
@@ -57,10 +57,9 @@ impl<V: ?Sized> Clone for Guard<V> {
         Self {
             verifier: Arc::clone(&self.verifier),
             requirement: Arc::clone(&self.requirement),
-            realm: self.realm.clone(),
+            answers: self.answers.clone(),
             allow_preflight: self.allow_preflight,
             allow_anonymous: self.allow_anonymous,
-            body_hook: self.body_hook.clone(),
         }
     }
 }
@@ -78,10 +77,9 @@ impl<V: VerifyKey + ?Sized> Guard<V> {
         Self {
             verifier,
             requirement: Arc::new(requirement),
-            realm: Realm::default(),
+            answers: Answers::default(),
             allow_preflight: true,
             allow_anonymous: false,
-            body_hook: None,
         }
     }
 
@@ -95,7 +93,7 @@ impl<V: VerifyKey + ?Sized> Guard<V> {
 
     /// The `realm` of `WWW-Authenticate` challenges (default `api`).
     pub fn realm(mut self, realm: &str) -> Self {
-        self.realm = Realm::new(realm);
+        self.answers.realm = Realm::new(realm);
         self
     }
 
@@ -120,7 +118,7 @@ impl<V: VerifyKey + ?Sized> Guard<V> {
     where
         F: Fn(&Rejection) -> RejectionBody + Send + Sync + 'static,
     {
-        self.body_hook = Some(Arc::new(hook));
+        self.answers.body_hook = Some(Arc::new(hook));
         self
     }
 
@@ -165,33 +163,26 @@ impl<V: VerifyKey + ?Sized> Guard<V> {
         }
     }
 
-    /// A per-handler permission check on an already verified caller.
-    // A rejection is the whole answer (headers and body), built only on the refusal path;
-    // boxing it would add an allocation there and change nothing on the success path.
+    /// A per-handler permission check on an already verified caller (see
+    /// [`Answers::require_permission`]).
+    // See `Answers::require_permission` on the size of a rejection.
     #[allow(clippy::result_large_err)]
     pub fn require_permission(
         &self,
         principal: &Principal,
         permission: &Permission,
     ) -> Result<(), Rejection> {
-        if principal.has_permission(permission) {
-            Ok(())
-        } else {
-            Err(self.reject(&AuthError::InsufficientPermission(permission.clone())))
-        }
+        self.answers.require_permission(principal, permission)
     }
 
     /// The answer to `error` under this guard's realm and body hook.
     pub fn reject(&self, error: &AuthError) -> Rejection {
-        rejection_for(error, &self.realm, self.body_hook.as_ref())
+        self.answers.reject(error)
     }
 
     /// The options that shape answers, detached from the verifier (for extractors).
     pub fn answers(&self) -> Answers {
-        Answers {
-            realm: self.realm.clone(),
-            body_hook: self.body_hook.clone(),
-        }
+        self.answers.clone()
     }
 }
 
@@ -206,11 +197,18 @@ pub struct Answers {
 impl Answers {
     /// The answer to `error`.
     pub fn reject(&self, error: &AuthError) -> Rejection {
-        rejection_for(error, &self.realm, self.body_hook.as_ref())
+        let rejection = Rejection::new(error, &self.realm);
+        match &self.body_hook {
+            Some(hook) => {
+                let body = hook(&rejection);
+                rejection.with_body(body)
+            }
+            None => rejection,
+        }
     }
 
-    /// A per-handler permission check, answered like [`Guard::require_permission`]: what an
-    /// extractor needs when the guard itself is not at hand.
+    /// A per-handler permission check on an already verified caller, answered like the guard
+    /// that ran before: what an extractor needs when the guard itself is not at hand.
     // A rejection is the whole answer (headers and body), built only on the refusal path;
     // boxing it would add an allocation there and change nothing on the success path.
     #[allow(clippy::result_large_err)]
@@ -225,6 +223,23 @@ impl Answers {
             Err(self.reject(&AuthError::InsufficientPermission(permission.clone())))
         }
     }
+
+    /// The check behind the adapters' `RequirePermission<P>`: `principal` as a
+    /// [`Permitted<P>`], or the refusal [`Answers::require_permission`] gives.
+    /// [`P::permission`](PermissionName::permission) is parsed once per marker type declared
+    /// with [`permission!`](crate::permission!).
+    // See `require_permission` on the size of a rejection.
+    #[allow(clippy::result_large_err)]
+    pub fn permit<P: PermissionName>(
+        &self,
+        principal: Principal,
+    ) -> Result<Permitted<P>, NotPermitted> {
+        let permission =
+            P::permission().map_err(|_| NotPermitted::InvalidPermission(P::PERMISSION))?;
+        self.require_permission(&principal, &permission)
+            .map_err(NotPermitted::Refused)?;
+        Ok(Permitted::new(principal))
+    }
 }
 
 impl fmt::Debug for Answers {
@@ -236,25 +251,14 @@ impl fmt::Debug for Answers {
     }
 }
 
-fn rejection_for(error: &AuthError, realm: &Realm, hook: Option<&BodyHook>) -> Rejection {
-    let rejection = Rejection::new(error, realm);
-    match hook {
-        Some(hook) => {
-            let body = hook(&rejection);
-            rejection.with_body(body)
-        }
-        None => rejection,
-    }
-}
-
 impl<V: ?Sized> fmt::Debug for Guard<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guard")
             .field("requirement", &self.requirement)
-            .field("realm", &self.realm)
+            .field("realm", &self.answers.realm)
             .field("allow_preflight", &self.allow_preflight)
             .field("allow_anonymous", &self.allow_anonymous)
-            .field("body_hook", &self.body_hook.is_some())
+            .field("body_hook", &self.answers.body_hook.is_some())
             .finish_non_exhaustive()
     }
 }

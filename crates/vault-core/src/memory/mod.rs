@@ -10,9 +10,7 @@ mod keys;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     keys: keys::KeyTable,
-    #[allow(dead_code)] // Until the accounts tables are filled in (issue 4).
     accounts: accounts::AccountTables,
-    #[allow(dead_code)] // Until the access tables are filled in (issue 5).
     access: access::AccessTables,
 }
 

@@ -1,0 +1,112 @@
+//! Password change (current password needed; other sessions end) and "Forgot password?"
+//! (always the same answer; a single-use token valid 30 minutes; using it ends every session).
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::Error;
+use crate::accounts::email::Email;
+use crate::accounts::records::TokenPurpose;
+use crate::accounts::service::{Accounts, NewSession, Proof, SessionToken, refused};
+use crate::accounts::AccountDefect;
+use crate::password::{PasswordHash, PolicyContext};
+
+impl Accounts {
+    /// Changes the password of the signed-in user. The current password is checked
+    /// (throttled like sign-in), every other session ends, this one gets a new token, and a
+    /// notice is mailed.
+    pub async fn change_password(
+        &self,
+        token: &SessionToken,
+        current: SecretString,
+        new: SecretString,
+    ) -> Result<NewSession, Error> {
+        let (session, user) = self.session_user(token).await?;
+        let key = format!("sign_in:account:{}", user.email.normalized());
+        self.reserve(&key, &self.config().throttle.account).await?;
+        let stored = user.password_hash.as_deref().map(PasswordHash::parse).transpose()?;
+        if !self.inner.passwords.verify(current, stored.as_ref()).await?.matched {
+            self.audit(self.event("account.password.change_failed").actor(user.id)).await;
+            return Err(refused(AccountDefect::WrongCurrentPassword));
+        }
+        let two_factor = user.two_factor.as_ref().is_some_and(|t| t.enabled);
+        let context = PolicyContext::new(Some(user.email.as_str()), Some(&user.name), two_factor);
+        self.inner.passwords.check_new(&new, &context).await?;
+        let hash = self.inner.passwords.hash(new).await?;
+        self.store().set_password(user.id, hash.as_str()).await?;
+        self.store().clear_attempts(&key).await?;
+        self.store().delete_user_sessions(user.id, Some(&session.token_hash)).await?;
+        let renewed = self.renew_session(&session, false).await?;
+        self.audit(self.event("account.password.changed").actor(user.id)).await;
+        self.mail(
+            &user.email,
+            "Your password was changed",
+            "Your password was just changed and your other sessions were signed out.\n\
+             If this was not you, use \"Forgot password?\" at once."
+                .to_owned(),
+        )
+        .await;
+        Ok(renewed)
+    }
+
+    /// "Forgot password?": mails a reset link and code to the account of `email`, if there is
+    /// one (rate limited). Always answers `Ok(())`, so it reveals nothing.
+    pub async fn forgot_password(&self, email: &str) -> Result<(), Error> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(());
+        };
+        let Some(user) = self.store().find_user_by_email(&email).await? else {
+            return Ok(());
+        };
+        if !user.email_verified || !self.may_mail(user.id, TokenPurpose::ResetPassword).await? {
+            return Ok(());
+        }
+        let ttl = self.config().reset_ttl;
+        let (token, code) = self.issue_token(&user, &user.email, TokenPurpose::ResetPassword, ttl).await?;
+        let link = self.config().links.link("reset-password", token.expose_secret());
+        self.mail(
+            &user.email,
+            "Reset your password",
+            format!(
+                "Someone (maybe you) asked to reset the password of this account.\n\
+                 Choose a new password: {link}\nOr type this code on the reset page: {}\n\
+                 The link works for {} minutes. If it was not you, ignore this mail.",
+                code.expose_secret(),
+                ttl.whole_minutes()
+            ),
+        )
+        .await;
+        self.audit(self.event("account.password.reset_requested").actor(user.id)).await;
+        Ok(())
+    }
+
+    /// Sets a new password with a reset proof (link token or typed code). The token is used
+    /// once (of two concurrent uses exactly one succeeds), every session ends, the sign-in
+    /// counters clear, and a notice is mailed.
+    pub async fn reset_password(&self, proof: &Proof, new: SecretString) -> Result<(), Error> {
+        let (user, _) = self.peek_proof(proof, TokenPurpose::ResetPassword).await?;
+        let two_factor = user.two_factor.as_ref().is_some_and(|t| t.enabled);
+        let context = PolicyContext::new(Some(user.email.as_str()), Some(&user.name), two_factor);
+        self.inner.passwords.check_new(&new, &context).await?;
+        let hash = self.inner.passwords.hash(new).await?;
+        let record = self.take_proof(proof, TokenPurpose::ResetPassword).await?;
+        if record.user_id != user.id {
+            return Err(refused(AccountDefect::InvalidToken));
+        }
+        self.store().set_password(user.id, hash.as_str()).await?;
+        self.store().delete_tokens(user.id, TokenPurpose::ResetPassword).await?;
+        let ended = self.store().delete_user_sessions(user.id, None).await?;
+        self.store()
+            .clear_attempts(&format!("sign_in:account:{}", user.email.normalized()))
+            .await?;
+        self.audit(self.event("account.password.reset").actor(user.id).detail("sessions_ended", ended)).await;
+        self.mail(
+            &user.email,
+            "Your password was reset",
+            "Your password was just reset and every session was signed out.\n\
+             If this was not you, reset it again at once and contact support."
+                .to_owned(),
+        )
+        .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,69 @@
+//! The profile: the display name, and the email address (a new one is verified before it
+//! replaces the old, and the old one is told).
+
+use secrecy::ExposeSecret;
+
+use crate::Error;
+use crate::accounts::email::Email;
+use crate::accounts::records::TokenPurpose;
+use crate::accounts::service::{Accounts, Proof, SessionToken, refused, validate_name};
+use crate::accounts::AccountDefect;
+
+impl Accounts {
+    /// Changes the display name.
+    pub async fn change_name(&self, token: &SessionToken, name: &str) -> Result<(), Error> {
+        let name = validate_name(name)?;
+        let (_, user) = self.session_user(token).await?;
+        self.store().set_name(user.id, &name).await?;
+        self.audit(self.event("account.name.changed").actor(user.id)).await;
+        Ok(())
+    }
+
+    /// Asks to move the account to `new_email`: a verification mail goes to the new address
+    /// and a notice to the old one. The address changes only with
+    /// [`Accounts::confirm_email_change`]. Whether the new address is taken is not revealed
+    /// here.
+    pub async fn change_email(&self, token: &SessionToken, new_email: &str) -> Result<(), Error> {
+        let new_email = Email::parse(new_email)?;
+        let (_, user) = self.session_user(token).await?;
+        if new_email == user.email || !self.may_mail(user.id, TokenPurpose::ChangeEmail).await? {
+            return Ok(());
+        }
+        let ttl = self.config().email_change_ttl;
+        let (token, code) = self.issue_token(&user, &new_email, TokenPurpose::ChangeEmail, ttl).await?;
+        let link = self.config().links.link("confirm-email", token.expose_secret());
+        self.mail(
+            &new_email,
+            "Confirm your new email address",
+            format!(
+                "Confirm this address for your account: {link}\nOr type this code: {}",
+                code.expose_secret()
+            ),
+        )
+        .await;
+        self.mail(
+            &user.email,
+            "Your email address is being changed",
+            format!(
+                "Someone signed in to your account asked to move it to {new_email}.\n\
+                 If this was not you, change your password at once."
+            ),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Confirms an email change with the proof sent to the new address: the link's token, or
+    /// the typed code given with the account's *current* address.
+    pub async fn confirm_email_change(&self, proof: &Proof) -> Result<(), Error> {
+        let record = self.take_proof(proof, TokenPurpose::ChangeEmail).await?;
+        match self.store().set_email(record.user_id, &record.email).await {
+            Ok(true) => {}
+            Ok(false) => return Err(refused(AccountDefect::InvalidToken)),
+            Err(Error::Conflict(_)) => return Err(refused(AccountDefect::EmailUnavailable)),
+            Err(other) => return Err(other),
+        }
+        self.audit(self.event("account.email.changed").actor(record.user_id)).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,472 @@
+//! [`Accounts`]: the service every account flow runs through, its configuration, and the
+//! small steps the flows share (tokens, mails, sessions, throttling, audit).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use time::{Duration, OffsetDateTime};
+
+use crate::Error;
+use crate::accounts::email::Email;
+use crate::accounts::mailer::{Links, Mailer, Message};
+use crate::accounts::records::{SessionRecord, TokenPurpose, TokenRecord, User};
+use crate::accounts::secrets::{self, SecretHash};
+use crate::accounts::CodeAttempt;
+use crate::accounts::throttle::{ThrottlePolicy, ThrottleRule};
+use crate::accounts::AccountDefect;
+use crate::audit::{AuditEvent, AuditSink, TracingAuditSink};
+use crate::clock::{Clock, SystemClock};
+use crate::ids::{UserId, WorkspaceId};
+use crate::password::Passwords;
+use crate::store::AccountStore;
+use crate::totp::Totp;
+
+/// Answers whether a user belongs to a workspace (the access service implements it), so a
+/// session can switch only to the user's own workspaces.
+#[async_trait]
+pub trait WorkspaceMembership: Send + Sync + 'static {
+    /// Whether `user` is a member of `workspace`.
+    async fn is_member(&self, user: UserId, workspace: WorkspaceId) -> Result<bool, Error>;
+}
+
+/// Durations and limits of the account flows.
+#[derive(Clone, Debug)]
+pub struct AccountsConfig {
+    /// Links in mails point under this base URL.
+    pub links: Links,
+    /// Brute-force limits.
+    pub throttle: ThrottlePolicy,
+    /// A session unused this long ends (OWASP: 15 to 30 minutes for most applications).
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub session_absolute_timeout: Duration,
+    /// How long a sign-up verification link works.
+    pub verification_ttl: Duration,
+    /// How long a password-reset link works.
+    pub reset_ttl: Duration,
+    /// How long an email-change link works.
+    pub email_change_ttl: Duration,
+    /// How long the second step of a 2FA sign-in may take.
+    pub challenge_ttl: Duration,
+    /// Wrong typed codes before a mailed code stops working.
+    pub code_attempts: u32,
+    /// Mails of one kind to one account per [`AccountsConfig::mail_window`].
+    pub mails_per_window: u32,
+    /// The window of [`AccountsConfig::mails_per_window`].
+    pub mail_window: Duration,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            links: Links::default(),
+            throttle: ThrottlePolicy::default(),
+            session_idle_timeout: Duration::minutes(30),
+            session_absolute_timeout: Duration::hours(12),
+            verification_ttl: Duration::hours(24),
+            reset_ttl: Duration::minutes(30),
+            email_change_ttl: Duration::hours(1),
+            challenge_ttl: Duration::minutes(5),
+            code_attempts: 5,
+            mails_per_window: 3,
+            mail_window: Duration::minutes(15),
+        }
+    }
+}
+
+/// Where a request comes from, for per-address throttling.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Client {
+    /// The client's address, if known.
+    pub address: Option<IpAddr>,
+}
+
+impl Client {
+    /// A client at `address`.
+    pub fn at(address: IpAddr) -> Self {
+        Self {
+            address: Some(address),
+        }
+    }
+}
+
+/// A session token, shown to the client once (in a cookie). `Debug` redacts it.
+pub struct SessionToken(pub(crate) SecretString);
+
+impl SessionToken {
+    /// The token text, to set in a cookie.
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl From<String> for SessionToken {
+    fn from(token: String) -> Self {
+        Self(SecretString::from(token))
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken([redacted])")
+    }
+}
+
+/// A session, without its token.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SessionInfo {
+    /// The public id, to end this one session.
+    pub id: uuid::Uuid,
+    /// Whose it is.
+    pub user_id: UserId,
+    /// When it began.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it was last used.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: OffsetDateTime,
+    /// When it ends at the latest.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// The workspace the user works in.
+    pub active_workspace: Option<WorkspaceId>,
+    /// Whether a second factor was passed.
+    pub two_factor_passed: bool,
+}
+
+impl From<&SessionRecord> for SessionInfo {
+    fn from(s: &SessionRecord) -> Self {
+        Self {
+            id: s.id,
+            user_id: s.user_id,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.absolute_expires_at,
+            active_workspace: s.active_workspace,
+            two_factor_passed: s.two_factor_passed,
+        }
+    }
+}
+
+/// A session just begun: the token (give it to the client) and its description.
+#[derive(Debug)]
+pub struct NewSession {
+    /// The token.
+    pub token: SessionToken,
+    /// The session.
+    pub session: SessionInfo,
+}
+
+/// How a mailed step is proven: the link's token, or the short code typed with the address.
+pub enum Proof {
+    /// The token from the link (posted back by the confirm page).
+    Link(SecretString),
+    /// The typed code and the address it was sent to.
+    Code {
+        /// The address.
+        email: String,
+        /// The code.
+        code: SecretString,
+    },
+}
+
+impl fmt::Debug for Proof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Link(_) => f.write_str("Proof::Link([redacted])"),
+            Self::Code { email, .. } => write!(f, "Proof::Code {{ email: {email:?}, code: [redacted] }}"),
+        }
+    }
+}
+
+/// The account service. Cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn AccountStore>,
+    pub(crate) passwords: Passwords,
+    pub(crate) totp: Arc<Totp>,
+    pub(crate) mailer: Arc<dyn Mailer>,
+    pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) membership: Option<Arc<dyn WorkspaceMembership>>,
+    pub(crate) config: AccountsConfig,
+}
+
+/// Configures [`Accounts`].
+pub struct AccountsBuilder {
+    inner: Inner,
+}
+
+impl AccountsBuilder {
+    /// Uses `clock` instead of the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.inner.clock = Arc::new(clock);
+        self
+    }
+
+    /// Sends audit events to `sink` (default: `tracing`).
+    pub fn audit(mut self, sink: impl AuditSink) -> Self {
+        self.inner.audit = Arc::new(sink);
+        self
+    }
+
+    /// Lets sessions switch only to workspaces `membership` says the user belongs to.
+    pub fn membership(mut self, membership: Arc<dyn WorkspaceMembership>) -> Self {
+        self.inner.membership = Some(membership);
+        self
+    }
+
+    /// Durations and limits.
+    pub fn config(mut self, config: AccountsConfig) -> Self {
+        self.inner.config = config;
+        self
+    }
+
+    /// Builds the service.
+    pub fn build(self) -> Accounts {
+        Accounts {
+            inner: Arc::new(self.inner),
+        }
+    }
+}
+
+impl fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accounts")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn refused(defect: AccountDefect) -> Error {
+    Error::Account(defect)
+}
+
+pub(crate) fn validate_name(name: &str) -> Result<String, Error> {
+    let name = name.trim();
+    let count = name.chars().count();
+    if count == 0 || count > 100 || name.chars().any(char::is_control) {
+        return Err(refused(AccountDefect::InvalidName));
+    }
+    Ok(name.to_owned())
+}
+
+impl Accounts {
+    /// Starts configuring the service.
+    pub fn builder(
+        store: Arc<dyn AccountStore>,
+        passwords: Passwords,
+        totp: Totp,
+        mailer: Arc<dyn Mailer>,
+    ) -> AccountsBuilder {
+        AccountsBuilder {
+            inner: Inner {
+                store,
+                passwords,
+                totp: Arc::new(totp),
+                mailer,
+                audit: Arc::new(TracingAuditSink),
+                clock: Arc::new(SystemClock),
+                membership: None,
+                config: AccountsConfig::default(),
+            },
+        }
+    }
+
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn store(&self) -> &dyn AccountStore {
+        &*self.inner.store
+    }
+
+    pub(crate) fn config(&self) -> &AccountsConfig {
+        &self.inner.config
+    }
+
+    pub(crate) async fn audit(&self, event: AuditEvent) {
+        self.inner.audit.record(event).await;
+    }
+
+    pub(crate) fn event(&self, action: &'static str) -> AuditEvent {
+        AuditEvent::new(action, self.now())
+    }
+
+    /// Sends a mail; a mail failure is logged, not shown (the answer must not differ).
+    pub(crate) async fn mail(&self, to: &Email, subject: &str, text: String) {
+        let message = Message {
+            to: to.clone(),
+            subject: subject.to_owned(),
+            text,
+        };
+        if let Err(err) = self.inner.mailer.send(message).await {
+            tracing::error!(error = %err, "sending a mail failed");
+        }
+    }
+
+    /// Issues a single-use token with a typed code; returns (token, code).
+    pub(crate) async fn issue_token(
+        &self,
+        user: &User,
+        email: &Email,
+        purpose: TokenPurpose,
+        ttl: Duration,
+    ) -> Result<(SecretString, SecretString), Error> {
+        let token = secrets::new_token()?;
+        let code = secrets::new_code()?;
+        let now = self.now();
+        self.store()
+            .insert_token(TokenRecord {
+                token_hash: secrets::hash_token(&token),
+                code_hash: Some(code_hash(user.id, purpose, code.expose_secret())),
+                purpose,
+                user_id: user.id,
+                email: email.clone(),
+                created_at: now,
+                expires_at: now + ttl,
+                failed_attempts: 0,
+            })
+            .await?;
+        Ok((token, code))
+    }
+
+    /// Whether another mail of `purpose` may go to `user` now.
+    pub(crate) async fn may_mail(&self, user: UserId, purpose: TokenPurpose) -> Result<bool, Error> {
+        let since = self.now() - self.config().mail_window;
+        let sent = self.store().count_tokens_since(user, purpose, since).await?;
+        Ok(sent < self.config().mails_per_window)
+    }
+
+    /// Whether a notice mail without a token (e.g. "someone tried to sign up with your
+    /// address") may go to `user` now: the same limit as token mails.
+    pub(crate) async fn may_send_notice(&self, kind: &str, user: UserId) -> Result<bool, Error> {
+        let rule = ThrottleRule {
+            attempts: self.config().mails_per_window,
+            window: self.config().mail_window,
+            first_lock: self.config().mail_window,
+            max_lock: self.config().mail_window,
+        };
+        let key = format!("mail:{kind}:{user}");
+        Ok(self.store().reserve_attempt(&key, &rule, self.now()).await?.is_ok())
+    }
+
+    /// Whom a proof names (the account and the address), without consuming or checking it:
+    /// flows look this up before the expensive steps, then [`Accounts::take_proof`] decides.
+    pub(crate) async fn peek_proof(&self, proof: &Proof, purpose: TokenPurpose) -> Result<(User, Email), Error> {
+        let invalid = || refused(AccountDefect::InvalidToken);
+        let (user_id, email) = match proof {
+            Proof::Link(token) => {
+                let record = self
+                    .store()
+                    .find_token(&secrets::hash_token(token), purpose, self.now())
+                    .await?
+                    .ok_or_else(invalid)?;
+                (record.user_id, record.email)
+            }
+            Proof::Code { email, .. } => {
+                let email = Email::parse(email).map_err(|_| invalid())?;
+                let user = self.store().find_user_by_email(&email).await?.ok_or_else(invalid)?;
+                (user.id, email)
+            }
+        };
+        let user = self.store().find_user(user_id).await?.ok_or_else(invalid)?;
+        Ok((user, email))
+    }
+
+    /// Consumes the token a proof names: of two concurrent uses, exactly one succeeds.
+    pub(crate) async fn take_proof(&self, proof: &Proof, purpose: TokenPurpose) -> Result<TokenRecord, Error> {
+        let now = self.now();
+        match proof {
+            Proof::Link(token) => self
+                .store()
+                .take_token(&secrets::hash_token(token), purpose, now)
+                .await?
+                .ok_or_else(|| refused(AccountDefect::InvalidToken)),
+            Proof::Code { email, code } => {
+                let email = Email::parse(email).map_err(|_| refused(AccountDefect::InvalidToken))?;
+                let user = self
+                    .store()
+                    .find_user_by_email(&email)
+                    .await?
+                    .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
+                let hash = code_hash(user.id, purpose, &secrets::normalize_code(code.expose_secret()));
+                match self
+                    .store()
+                    .take_token_by_code(user.id, purpose, &hash, now, self.config().code_attempts)
+                    .await?
+                {
+                    CodeAttempt::Taken(record) => Ok(record),
+                    _ => Err(refused(AccountDefect::InvalidToken)),
+                }
+            }
+        }
+    }
+
+    /// Begins a session for `user` with a fresh token.
+    pub(crate) async fn begin_session(&self, user: UserId, two_factor_passed: bool) -> Result<NewSession, Error> {
+        let (token, record) = self.fresh_session(user, two_factor_passed, None)?;
+        self.store().insert_session(record.clone()).await?;
+        Ok(NewSession {
+            token: SessionToken(token),
+            session: SessionInfo::from(&record),
+        })
+    }
+
+    pub(crate) fn fresh_session(
+        &self,
+        user: UserId,
+        two_factor_passed: bool,
+        keep_from: Option<&SessionRecord>,
+    ) -> Result<(SecretString, SessionRecord), Error> {
+        let token = secrets::new_token()?;
+        let now = self.now();
+        let record = match keep_from {
+            // A privilege change: same session, new token (fixation), same absolute end.
+            Some(old) => SessionRecord {
+                token_hash: secrets::hash_token(&token),
+                last_seen_at: now,
+                two_factor_passed: old.two_factor_passed || two_factor_passed,
+                ..old.clone()
+            },
+            None => SessionRecord {
+                token_hash: secrets::hash_token(&token),
+                id: uuid::Uuid::new_v4(),
+                user_id: user,
+                created_at: now,
+                last_seen_at: now,
+                absolute_expires_at: now + self.config().session_absolute_timeout,
+                active_workspace: None,
+                two_factor_passed,
+            },
+        };
+        Ok((token, record))
+    }
+
+    /// Reserves an attempt under `key`; a lock becomes `Throttled` with the wait.
+    pub(crate) async fn reserve(&self, key: &str, rule: &ThrottleRule) -> Result<(), Error> {
+        let now = self.now();
+        match self.store().reserve_attempt(key, rule, now).await? {
+            Ok(()) => Ok(()),
+            Err(until) => {
+                let wait = (until - now).whole_seconds().max(1);
+                Err(refused(AccountDefect::Throttled {
+                    retry_after_secs: u32::try_from(wait).unwrap_or(u32::MAX),
+                }))
+            }
+        }
+    }
+}
+
+/// The hash of a typed code, bound to its user and purpose (a code of one flow is useless in
+/// another).
+pub(crate) fn code_hash(user: UserId, purpose: TokenPurpose, code: &str) -> SecretHash {
+    SecretHash::of(&format!("{user}:{}:{code}", purpose.as_str()))
+}

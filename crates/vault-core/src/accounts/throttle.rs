@@ -1,0 +1,148 @@
+//! Brute-force protection: attempts are reserved before a check and cleared by a success, so
+//! parallel guesses cannot exceed the limit; a key over its limit is locked for a while that
+//! doubles with each lock, up to a cap.
+//!
+//! Sign-in counts three keys: the account from one address (strict: a few tries, short
+//! progressive locks), the account from anywhere (loose: only a distributed attack reaches it),
+//! and the address (password spraying). An attacker can thus lock an account only briefly and
+//! only from their own address, not the owner's (account-lockout DoS), and nothing differs
+//! between existing and unknown accounts.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::accounts::records::ThrottleState;
+
+/// Limits of one kind of key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleRule {
+    /// Attempts allowed in a window before a lock.
+    pub attempts: u32,
+    /// The window over which attempts add up.
+    pub window: Duration,
+    /// The first lock; each further lock doubles it.
+    pub first_lock: Duration,
+    /// The longest lock.
+    pub max_lock: Duration,
+}
+
+/// The rules of every throttled step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// An account from one client address.
+    pub account_from_address: ThrottleRule,
+    /// An account from any address.
+    pub account: ThrottleRule,
+    /// One client address over all accounts.
+    pub address: ThrottleRule,
+    /// Two-factor codes (TOTP or recovery) of one account.
+    pub second_factor: ThrottleRule,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            account_from_address: ThrottleRule {
+                attempts: 5,
+                window: Duration::minutes(15),
+                first_lock: Duration::seconds(30),
+                max_lock: Duration::minutes(15),
+            },
+            account: ThrottleRule {
+                attempts: 50,
+                window: Duration::minutes(15),
+                first_lock: Duration::minutes(5),
+                max_lock: Duration::minutes(15),
+            },
+            address: ThrottleRule {
+                attempts: 100,
+                window: Duration::minutes(15),
+                first_lock: Duration::minutes(15),
+                max_lock: Duration::hours(1),
+            },
+            second_factor: ThrottleRule {
+                attempts: 5,
+                window: Duration::minutes(15),
+                first_lock: Duration::minutes(1),
+                max_lock: Duration::minutes(15),
+            },
+        }
+    }
+}
+
+/// Reserves one attempt on `state` at `now`: `Err(until)` while locked (or when this attempt
+/// would pass the limit, which starts a lock). Pure, so every store applies it atomically
+/// under its own lock or transaction.
+pub fn reserve(state: &mut ThrottleState, rule: &ThrottleRule, now: OffsetDateTime) -> Result<(), OffsetDateTime> {
+    if let Some(until) = state.locked_until {
+        if now < until {
+            return Err(until);
+        }
+        state.locked_until = None;
+        state.attempts = 0;
+        state.window_start = None;
+    }
+    if state.window_start.is_none_or(|start| now - start >= rule.window) {
+        state.window_start = Some(now);
+        state.attempts = 0;
+    }
+    if state.attempts >= rule.attempts {
+        let factor = 1i32 << state.locks.min(16);
+        let lock = (rule.first_lock * factor).min(rule.max_lock);
+        let until = now + lock;
+        state.locked_until = Some(until);
+        state.locks = state.locks.saturating_add(1);
+        return Err(until);
+    }
+    state.attempts += 1;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule() -> ThrottleRule {
+        ThrottleRule {
+            attempts: 3,
+            window: Duration::minutes(10),
+            first_lock: Duration::seconds(30),
+            max_lock: Duration::minutes(2),
+        }
+    }
+
+    #[test]
+    fn locks_after_the_limit_and_doubles_up_to_the_cap() {
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let mut s = ThrottleState::default();
+        for _ in 0..3 {
+            assert!(reserve(&mut s, &rule(), t0).is_ok());
+        }
+        assert_eq!(reserve(&mut s, &rule(), t0), Err(t0 + Duration::seconds(30)));
+        assert_eq!(reserve(&mut s, &rule(), t0 + Duration::seconds(29)), Err(t0 + Duration::seconds(30)));
+        let t1 = t0 + Duration::seconds(30);
+        for _ in 0..3 {
+            assert!(reserve(&mut s, &rule(), t1).is_ok());
+        }
+        assert_eq!(reserve(&mut s, &rule(), t1), Err(t1 + Duration::seconds(60)));
+        let t2 = t1 + Duration::seconds(60);
+        for _ in 0..3 {
+            reserve(&mut s, &rule(), t2).unwrap();
+        }
+        assert_eq!(reserve(&mut s, &rule(), t2), Err(t2 + Duration::seconds(120)));
+        let t3 = t2 + Duration::seconds(120);
+        for _ in 0..3 {
+            reserve(&mut s, &rule(), t3).unwrap();
+        }
+        assert_eq!(reserve(&mut s, &rule(), t3), Err(t3 + Duration::minutes(2)), "capped");
+    }
+
+    #[test]
+    fn attempts_expire_with_their_window() {
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let mut s = ThrottleState::default();
+        for _ in 0..3 {
+            reserve(&mut s, &rule(), t0).unwrap();
+        }
+        assert!(reserve(&mut s, &rule(), t0 + Duration::minutes(10)).is_ok());
+    }
+}

@@ -102,15 +102,11 @@ impl PasswordPolicy {
             return Err(PasswordDefect::TooLong { max: self.max });
         }
         let folded = folded(normalized);
-        if let Some(email) = context.email {
-            if contains_email(&folded, email) {
-                return Err(PasswordDefect::ContainsEmail);
-            }
+        if context.email.is_some_and(|email| contains_email(&folded, email)) {
+            return Err(PasswordDefect::ContainsEmail);
         }
-        if let Some(name) = context.name {
-            if contains_name(&folded, name) {
-                return Err(PasswordDefect::ContainsName);
-            }
+        if context.name.is_some_and(|name| contains_name(&folded, name)) {
+            return Err(PasswordDefect::ContainsName);
         }
         if is_common(&folded) {
             return Err(PasswordDefect::Common);

@@ -12,6 +12,8 @@ mod service;
 mod sessions;
 mod signin;
 mod signup;
+#[cfg(feature = "smtp")]
+mod smtp;
 pub mod throttle;
 mod two_factor;
 
@@ -26,6 +28,8 @@ pub use service::{
     SessionToken, WorkspaceMembership,
 };
 pub use signin::{Challenge, SignIn};
+#[cfg(feature = "smtp")]
+pub use smtp::SmtpMailer;
 pub use two_factor::TwoFactorEnabled;
 pub use throttle::{ThrottlePolicy, ThrottleRule};
 
@@ -67,6 +71,9 @@ pub enum AccountDefect {
     /// Two-factor authentication is not set up (or already is).
     #[error("two-factor authentication is not in the needed state for this step")]
     TwoFactorState,
+    /// A mail could not be handed to the mail server.
+    #[error("the mail could not be sent")]
+    MailNotSent,
     /// The workspace cannot be switched to (not a member).
     #[error("the workspace is not one of the user's workspaces")]
     NotAMember,

@@ -47,7 +47,10 @@ fn kit_with(member_of: WorkspaceId) -> Kit {
     let outbox = Outbox::new();
     let clock = ManualClock::default();
     let audit = MemoryAuditSink::new();
-    let passwords = Passwords::builder().params(HashParams::INSECURE_FAST).build().unwrap();
+    let passwords = Passwords::builder()
+        .params(HashParams::INSECURE_FAST)
+        .build()
+        .unwrap();
     let accounts = Accounts::builder(store.clone(), passwords, totp(), Arc::new(outbox.clone()))
         .clock(clock.clone())
         .audit(audit.clone())
@@ -85,14 +88,28 @@ fn elsewhere() -> Client {
 /// The token of the newest link mailed to `to`.
 fn link_token(outbox: &Outbox, to: &str) -> SecretString {
     let mail = outbox.last_to(to).expect("a mail");
-    let token = mail.text.split("#token=").nth(1).expect("a link").split_whitespace().next().unwrap();
+    let token = mail
+        .text
+        .split("#token=")
+        .nth(1)
+        .expect("a link")
+        .split_whitespace()
+        .next()
+        .unwrap();
     secret(token)
 }
 
 /// The typed code of the newest mail to `to`.
 fn mailed_code(outbox: &Outbox, to: &str) -> SecretString {
     let mail = outbox.last_to(to).expect("a mail");
-    let code = mail.text.split("code").nth(1).expect("a code").split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap();
+    let code = mail
+        .text
+        .split("code")
+        .nth(1)
+        .expect("a code")
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap();
     secret(code)
 }
 
@@ -107,11 +124,19 @@ impl Kit {
     async fn signed_up(&self, email: &str) -> UserId {
         self.accounts.sign_up("Ada Lovelace", email).await.unwrap();
         let token = link_token(&self.outbox, email);
-        self.accounts.complete_sign_up(&Proof::Link(token), secret(PASSWORD)).await.unwrap()
+        self.accounts
+            .complete_sign_up(&Proof::Link(token), secret(PASSWORD))
+            .await
+            .unwrap()
     }
 
     async fn session(&self, email: &str, password: &str) -> SessionToken {
-        match self.accounts.sign_in(email, secret(password), here()).await.unwrap() {
+        match self
+            .accounts
+            .sign_in(email, secret(password), here())
+            .await
+            .unwrap()
+        {
             SignIn::Session(s) => s.token,
             SignIn::TwoFactorRequired(_) => panic!("2FA was not expected"),
         }
@@ -121,16 +146,40 @@ impl Kit {
 #[tokio::test]
 async fn sign_up_verify_set_password_then_sign_in() {
     let kit = kit();
-    kit.accounts.sign_up("Ada Lovelace", " Ada@Example.com ").await.unwrap();
+    kit.accounts
+        .sign_up("Ada Lovelace", " Ada@Example.com ")
+        .await
+        .unwrap();
     let mail = kit.outbox.last_to("ada@example.com").unwrap();
-    assert!(mail.text.contains("https://vault.example/verify-email#token="));
+    assert!(
+        mail.text
+            .contains("https://vault.example/verify-email#token=")
+    );
     // Before completing sign-up there is no password to sign in with.
-    assert_eq!(defect(kit.accounts.sign_in("ada@example.com", secret(PASSWORD), here()).await), AccountDefect::InvalidCredentials);
+    assert_eq!(
+        defect(
+            kit.accounts
+                .sign_in("ada@example.com", secret(PASSWORD), here())
+                .await
+        ),
+        AccountDefect::InvalidCredentials
+    );
 
     let token = link_token(&kit.outbox, "ada@example.com");
-    let user = kit.accounts.complete_sign_up(&Proof::Link(token.clone()), secret(PASSWORD)).await.unwrap();
+    let user = kit
+        .accounts
+        .complete_sign_up(&Proof::Link(token.clone()), secret(PASSWORD))
+        .await
+        .unwrap();
     // The link works once.
-    assert_eq!(defect(kit.accounts.complete_sign_up(&Proof::Link(token), secret(PASSWORD)).await), AccountDefect::InvalidToken);
+    assert_eq!(
+        defect(
+            kit.accounts
+                .complete_sign_up(&Proof::Link(token), secret(PASSWORD))
+                .await
+        ),
+        AccountDefect::InvalidToken
+    );
 
     let session = kit.session("ADA@example.com", PASSWORD).await;
     let info = kit.accounts.authenticate(&session).await.unwrap();
@@ -142,37 +191,87 @@ async fn sign_up_verify_set_password_then_sign_in() {
 #[tokio::test]
 async fn sign_up_can_be_completed_with_the_typed_code() {
     let kit = kit();
-    kit.accounts.sign_up("Grace", "grace@example.com").await.unwrap();
+    kit.accounts
+        .sign_up("Grace", "grace@example.com")
+        .await
+        .unwrap();
     let code = mailed_code(&kit.outbox, "grace@example.com");
-    let wrong = if code.expose_secret() == "000000" { "111111" } else { "000000" };
-    let proof = |code: &str| Proof::Code { email: "grace@example.com".into(), code: secret(code) };
-    assert_eq!(defect(kit.accounts.complete_sign_up(&proof(wrong), secret(PASSWORD)).await), AccountDefect::InvalidToken);
-    kit.accounts.complete_sign_up(&proof(code.expose_secret()), secret(PASSWORD)).await.unwrap();
+    let wrong = if code.expose_secret() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let proof = |code: &str| Proof::Code {
+        email: "grace@example.com".into(),
+        code: secret(code),
+    };
+    assert_eq!(
+        defect(
+            kit.accounts
+                .complete_sign_up(&proof(wrong), secret(PASSWORD))
+                .await
+        ),
+        AccountDefect::InvalidToken
+    );
+    kit.accounts
+        .complete_sign_up(&proof(code.expose_secret()), secret(PASSWORD))
+        .await
+        .unwrap();
     kit.session("grace@example.com", PASSWORD).await;
 }
 
 #[tokio::test]
 async fn typed_codes_stop_working_after_five_wrong_tries() {
     let kit = kit();
-    kit.accounts.sign_up("Grace", "grace@example.com").await.unwrap();
+    kit.accounts
+        .sign_up("Grace", "grace@example.com")
+        .await
+        .unwrap();
     let code = mailed_code(&kit.outbox, "grace@example.com");
-    let wrong = if code.expose_secret() == "000000" { "111111" } else { "000000" };
+    let wrong = if code.expose_secret() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     for _ in 0..5 {
-        let proof = Proof::Code { email: "grace@example.com".into(), code: secret(wrong) };
-        kit.accounts.complete_sign_up(&proof, secret(PASSWORD)).await.unwrap_err();
+        let proof = Proof::Code {
+            email: "grace@example.com".into(),
+            code: secret(wrong),
+        };
+        kit.accounts
+            .complete_sign_up(&proof, secret(PASSWORD))
+            .await
+            .unwrap_err();
     }
-    let proof = Proof::Code { email: "grace@example.com".into(), code: code.clone() };
-    assert_eq!(defect(kit.accounts.complete_sign_up(&proof, secret(PASSWORD)).await), AccountDefect::InvalidToken);
+    let proof = Proof::Code {
+        email: "grace@example.com".into(),
+        code: code.clone(),
+    };
+    assert_eq!(
+        defect(
+            kit.accounts
+                .complete_sign_up(&proof, secret(PASSWORD))
+                .await
+        ),
+        AccountDefect::InvalidToken
+    );
 }
 
 #[tokio::test]
 async fn malformed_emails_and_names_are_refused() {
     let kit = kit();
     for email in ["", "nope", "a@b", "a b@example.com"] {
-        assert_eq!(defect(kit.accounts.sign_up("Ada", email).await), AccountDefect::InvalidEmail, "{email:?}");
+        assert_eq!(
+            defect(kit.accounts.sign_up("Ada", email).await),
+            AccountDefect::InvalidEmail,
+            "{email:?}"
+        );
     }
     for name in ["", "   ", "tab\tname", &"n".repeat(101)] {
-        assert_eq!(defect(kit.accounts.sign_up(name, "ada@example.com").await), AccountDefect::InvalidName);
+        assert_eq!(
+            defect(kit.accounts.sign_up(name, "ada@example.com").await),
+            AccountDefect::InvalidName
+        );
     }
     assert!(kit.outbox.messages().is_empty());
 }
@@ -188,7 +287,10 @@ async fn signing_up_with_a_taken_address_answers_alike_and_tells_the_owner() {
     let notice = kit.outbox.last_to("ada@example.com").unwrap();
     assert_eq!(kit.outbox.count_to("ada@example.com"), mails_before + 1);
     assert!(notice.subject.contains("tried to sign up"));
-    assert!(!notice.text.contains("#token="), "the owner's notice carries no sign-up link");
+    assert!(
+        !notice.text.contains("#token="),
+        "the owner's notice carries no sign-up link"
+    );
     // Still one account: the original password works.
     kit.session("ada@example.com", PASSWORD).await;
 }
@@ -196,29 +298,69 @@ async fn signing_up_with_a_taken_address_answers_alike_and_tells_the_owner() {
 #[tokio::test]
 async fn weak_passwords_are_refused_and_the_link_survives() {
     let kit = kit();
-    kit.accounts.sign_up("Ada Lovelace", "ada@example.com").await.unwrap();
+    kit.accounts
+        .sign_up("Ada Lovelace", "ada@example.com")
+        .await
+        .unwrap();
     let token = link_token(&kit.outbox, "ada@example.com");
-    for weak in ["short", "password1234567890", "aaaaaaaaaaaaaaaaaaaa", "ada@example.com-is-my-pass"] {
-        let result = kit.accounts.complete_sign_up(&Proof::Link(token.clone()), secret(weak)).await;
-        assert!(matches!(result, Err(Error::Password(_))), "{weak:?} accepted: {result:?}");
+    for weak in [
+        "short",
+        "password1234567890",
+        "aaaaaaaaaaaaaaaaaaaa",
+        "ada@example.com-is-my-pass",
+    ] {
+        let result = kit
+            .accounts
+            .complete_sign_up(&Proof::Link(token.clone()), secret(weak))
+            .await;
+        assert!(
+            matches!(result, Err(Error::Password(_))),
+            "{weak:?} accepted: {result:?}"
+        );
     }
-    kit.accounts.complete_sign_up(&Proof::Link(token), secret(PASSWORD)).await.unwrap();
+    kit.accounts
+        .complete_sign_up(&Proof::Link(token), secret(PASSWORD))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn verification_links_expire_and_resends_are_rate_limited() {
     let kit = kit();
-    kit.accounts.sign_up("Ada", "ada@example.com").await.unwrap();
+    kit.accounts
+        .sign_up("Ada", "ada@example.com")
+        .await
+        .unwrap();
     let token = link_token(&kit.outbox, "ada@example.com");
     kit.clock.advance(Duration::hours(25));
-    assert_eq!(defect(kit.accounts.complete_sign_up(&Proof::Link(token), secret(PASSWORD)).await), AccountDefect::InvalidToken);
+    assert_eq!(
+        defect(
+            kit.accounts
+                .complete_sign_up(&Proof::Link(token), secret(PASSWORD))
+                .await
+        ),
+        AccountDefect::InvalidToken
+    );
     for _ in 0..5 {
-        kit.accounts.resend_verification("ada@example.com").await.unwrap();
+        kit.accounts
+            .resend_verification("ada@example.com")
+            .await
+            .unwrap();
     }
-    assert_eq!(kit.outbox.count_to("ada@example.com"), 1 + 3, "three mails per window");
-    kit.accounts.resend_verification("nobody@example.com").await.unwrap();
+    assert_eq!(
+        kit.outbox.count_to("ada@example.com"),
+        1 + 3,
+        "three mails per window"
+    );
+    kit.accounts
+        .resend_verification("nobody@example.com")
+        .await
+        .unwrap();
     kit.clock.advance(Duration::minutes(16));
-    kit.accounts.resend_verification("ada@example.com").await.unwrap();
+    kit.accounts
+        .resend_verification("ada@example.com")
+        .await
+        .unwrap();
     assert_eq!(kit.outbox.count_to("ada@example.com"), 5);
 }
 
@@ -226,9 +368,18 @@ async fn verification_links_expire_and_resends_are_rate_limited() {
 async fn unknown_email_and_wrong_password_answer_identically() {
     let kit = kit();
     kit.signed_up("ada@example.com").await;
-    let unknown = kit.accounts.sign_in("nobody@example.com", secret(PASSWORD), elsewhere()).await;
-    let wrong = kit.accounts.sign_in("ada@example.com", secret("not the password at all"), here()).await;
-    let malformed = kit.accounts.sign_in("not an email", secret(PASSWORD), elsewhere()).await;
+    let unknown = kit
+        .accounts
+        .sign_in("nobody@example.com", secret(PASSWORD), elsewhere())
+        .await;
+    let wrong = kit
+        .accounts
+        .sign_in("ada@example.com", secret("not the password at all"), here())
+        .await;
+    let malformed = kit
+        .accounts
+        .sign_in("not an email", secret(PASSWORD), elsewhere())
+        .await;
     assert_eq!(defect(unknown), AccountDefect::InvalidCredentials);
     assert_eq!(defect(wrong), AccountDefect::InvalidCredentials);
     assert_eq!(defect(malformed), AccountDefect::InvalidCredentials);
@@ -239,32 +390,63 @@ async fn failed_sign_ins_are_throttled_and_a_success_clears_them() {
     let kit = kit();
     kit.signed_up("ada@example.com").await;
     for _ in 0..5 {
-        assert_eq!(defect(kit.accounts.sign_in("ada@example.com", secret("wrong password here"), here()).await), AccountDefect::InvalidCredentials);
+        assert_eq!(
+            defect(
+                kit.accounts
+                    .sign_in("ada@example.com", secret("wrong password here"), here())
+                    .await
+            ),
+            AccountDefect::InvalidCredentials
+        );
     }
     // Now locked from this address, even with the right password...
     assert!(matches!(
-        defect(kit.accounts.sign_in("ada@example.com", secret(PASSWORD), here()).await),
-        AccountDefect::Throttled { retry_after_secs: 30 }
+        defect(
+            kit.accounts
+                .sign_in("ada@example.com", secret(PASSWORD), here())
+                .await
+        ),
+        AccountDefect::Throttled {
+            retry_after_secs: 30
+        }
     ));
     // ...and unknown accounts are throttled the same way.
     for _ in 0..5 {
-        kit.accounts.sign_in("ghost@example.com", secret("wrong password here"), here()).await.unwrap_err();
+        kit.accounts
+            .sign_in("ghost@example.com", secret("wrong password here"), here())
+            .await
+            .unwrap_err();
     }
-    assert!(matches!(defect(kit.accounts.sign_in("ghost@example.com", secret(PASSWORD), here()).await), AccountDefect::Throttled { .. }));
+    assert!(matches!(
+        defect(
+            kit.accounts
+                .sign_in("ghost@example.com", secret(PASSWORD), here())
+                .await
+        ),
+        AccountDefect::Throttled { .. }
+    ));
     // The owner elsewhere is not locked out by the attacker's address.
     kit.session_from(elsewhere()).await;
     // The lock ends; a success clears the count.
     kit.clock.advance(Duration::seconds(30));
     kit.session("ada@example.com", PASSWORD).await;
     for _ in 0..4 {
-        kit.accounts.sign_in("ada@example.com", secret("wrong password here"), here()).await.unwrap_err();
+        kit.accounts
+            .sign_in("ada@example.com", secret("wrong password here"), here())
+            .await
+            .unwrap_err();
     }
     kit.session("ada@example.com", PASSWORD).await;
 }
 
 impl Kit {
     async fn session_from(&self, client: Client) -> SessionToken {
-        match self.accounts.sign_in("ada@example.com", secret(PASSWORD), client).await.unwrap() {
+        match self
+            .accounts
+            .sign_in("ada@example.com", secret(PASSWORD), client)
+            .await
+            .unwrap()
+        {
             SignIn::Session(s) => s.token,
             SignIn::TwoFactorRequired(_) => panic!("no 2FA"),
         }
@@ -279,16 +461,24 @@ async fn parallel_guesses_cannot_pass_the_limit() {
     for _ in 0..20 {
         let accounts = kit.accounts.clone();
         tasks.push(tokio::spawn(async move {
-            accounts.sign_in("ada@example.com", secret("wrong password here"), here()).await
+            accounts
+                .sign_in("ada@example.com", secret("wrong password here"), here())
+                .await
         }));
     }
     let mut checked = 0;
     for task in tasks {
-        if matches!(task.await.unwrap(), Err(Error::Account(AccountDefect::InvalidCredentials))) {
+        if matches!(
+            task.await.unwrap(),
+            Err(Error::Account(AccountDefect::InvalidCredentials))
+        ) {
             checked += 1;
         }
     }
-    assert_eq!(checked, 5, "exactly the limit of guesses reached the password check");
+    assert_eq!(
+        checked, 5,
+        "exactly the limit of guesses reached the password check"
+    );
 }
 
 #[tokio::test]
@@ -304,11 +494,37 @@ async fn forgot_password_answers_alike_and_the_link_resets_once_and_ends_session
     assert_eq!(kit.outbox.count_to("nobody@example.com"), 0);
 
     let token = link_token(&kit.outbox, "ada@example.com");
-    kit.accounts.reset_password(&Proof::Link(token.clone()), secret(OTHER_PASSWORD)).await.unwrap();
-    assert_eq!(defect(kit.accounts.reset_password(&Proof::Link(token), secret(PASSWORD)).await), AccountDefect::InvalidToken);
-    assert_eq!(defect(kit.accounts.authenticate(&session).await), AccountDefect::InvalidSession);
-    assert!(kit.outbox.last_to("ada@example.com").unwrap().subject.contains("was reset"));
-    assert_eq!(defect(kit.accounts.sign_in("ada@example.com", secret(PASSWORD), here()).await), AccountDefect::InvalidCredentials);
+    kit.accounts
+        .reset_password(&Proof::Link(token.clone()), secret(OTHER_PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(
+        defect(
+            kit.accounts
+                .reset_password(&Proof::Link(token), secret(PASSWORD))
+                .await
+        ),
+        AccountDefect::InvalidToken
+    );
+    assert_eq!(
+        defect(kit.accounts.authenticate(&session).await),
+        AccountDefect::InvalidSession
+    );
+    assert!(
+        kit.outbox
+            .last_to("ada@example.com")
+            .unwrap()
+            .subject
+            .contains("was reset")
+    );
+    assert_eq!(
+        defect(
+            kit.accounts
+                .sign_in("ada@example.com", secret(PASSWORD), here())
+                .await
+        ),
+        AccountDefect::InvalidCredentials
+    );
     kit.session("ada@example.com", OTHER_PASSWORD).await;
     assert!(kit.audit.actions().contains(&"account.password.reset"));
 }
@@ -317,26 +533,47 @@ async fn forgot_password_answers_alike_and_the_link_resets_once_and_ends_session
 async fn reset_links_expire_after_thirty_minutes() {
     let kit = kit();
     kit.signed_up("ada@example.com").await;
-    kit.accounts.forgot_password("ada@example.com").await.unwrap();
+    kit.accounts
+        .forgot_password("ada@example.com")
+        .await
+        .unwrap();
     let token = link_token(&kit.outbox, "ada@example.com");
     kit.clock.advance(Duration::minutes(30));
-    assert_eq!(defect(kit.accounts.reset_password(&Proof::Link(token), secret(OTHER_PASSWORD)).await), AccountDefect::InvalidToken);
+    assert_eq!(
+        defect(
+            kit.accounts
+                .reset_password(&Proof::Link(token), secret(OTHER_PASSWORD))
+                .await
+        ),
+        AccountDefect::InvalidToken
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_uses_of_one_reset_token_exactly_one_wins() {
     let kit = kit();
     kit.signed_up("ada@example.com").await;
-    kit.accounts.forgot_password("ada@example.com").await.unwrap();
+    kit.accounts
+        .forgot_password("ada@example.com")
+        .await
+        .unwrap();
     let token = link_token(&kit.outbox, "ada@example.com");
     let spawn = |password: &'static str| {
         let accounts = kit.accounts.clone();
         let token = token.clone();
-        tokio::spawn(async move { accounts.reset_password(&Proof::Link(token), secret(password)).await })
+        tokio::spawn(async move {
+            accounts
+                .reset_password(&Proof::Link(token), secret(password))
+                .await
+        })
     };
     let (a, b) = (spawn(OTHER_PASSWORD), spawn("yet another fine pass phrase"));
     let (a, b) = (a.await.unwrap(), b.await.unwrap());
-    assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    assert_eq!(
+        [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "{a:?} {b:?}"
+    );
 }
 
 #[tokio::test]
@@ -346,14 +583,39 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     let here_session = kit.session("ada@example.com", PASSWORD).await;
     let other_session = kit.session_from(elsewhere()).await;
     assert_eq!(
-        defect(kit.accounts.change_password(&here_session, secret("not my password ok"), secret(OTHER_PASSWORD)).await),
+        defect(
+            kit.accounts
+                .change_password(
+                    &here_session,
+                    secret("not my password ok"),
+                    secret(OTHER_PASSWORD)
+                )
+                .await
+        ),
         AccountDefect::WrongCurrentPassword
     );
-    let renewed = kit.accounts.change_password(&here_session, secret(PASSWORD), secret(OTHER_PASSWORD)).await.unwrap();
-    assert_eq!(defect(kit.accounts.authenticate(&here_session).await), AccountDefect::InvalidSession, "old token dead");
-    assert_eq!(defect(kit.accounts.authenticate(&other_session).await), AccountDefect::InvalidSession);
+    let renewed = kit
+        .accounts
+        .change_password(&here_session, secret(PASSWORD), secret(OTHER_PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(
+        defect(kit.accounts.authenticate(&here_session).await),
+        AccountDefect::InvalidSession,
+        "old token dead"
+    );
+    assert_eq!(
+        defect(kit.accounts.authenticate(&other_session).await),
+        AccountDefect::InvalidSession
+    );
     assert!(kit.accounts.authenticate(&renewed.token).await.is_ok());
-    assert!(kit.outbox.last_to("ada@example.com").unwrap().subject.contains("password was changed"));
+    assert!(
+        kit.outbox
+            .last_to("ada@example.com")
+            .unwrap()
+            .subject
+            .contains("password was changed")
+    );
 }
 
 #[tokio::test]
@@ -364,7 +626,10 @@ async fn sessions_expire_when_idle_and_at_their_absolute_end() {
     kit.clock.advance(Duration::minutes(29));
     assert!(kit.accounts.authenticate(&idle).await.is_ok());
     kit.clock.advance(Duration::minutes(30));
-    assert_eq!(defect(kit.accounts.authenticate(&idle).await), AccountDefect::InvalidSession);
+    assert_eq!(
+        defect(kit.accounts.authenticate(&idle).await),
+        AccountDefect::InvalidSession
+    );
 
     let busy = kit.session("ada@example.com", PASSWORD).await;
     for _ in 0..(12 * 4) {
@@ -373,7 +638,11 @@ async fn sessions_expire_when_idle_and_at_their_absolute_end() {
             break;
         }
     }
-    assert_eq!(defect(kit.accounts.authenticate(&busy).await), AccountDefect::InvalidSession, "12 h absolute end");
+    assert_eq!(
+        defect(kit.accounts.authenticate(&busy).await),
+        AccountDefect::InvalidSession,
+        "12 h absolute end"
+    );
 }
 
 #[tokio::test]
@@ -400,29 +669,64 @@ async fn a_session_switches_only_to_the_users_workspaces() {
     let kit = kit_with(mine);
     kit.signed_up("ada@example.com").await;
     let session = kit.session("ada@example.com", PASSWORD).await;
-    assert_eq!(defect(kit.accounts.switch_workspace(&session, WorkspaceId::random()).await), AccountDefect::NotAMember);
+    assert_eq!(
+        defect(
+            kit.accounts
+                .switch_workspace(&session, WorkspaceId::random())
+                .await
+        ),
+        AccountDefect::NotAMember
+    );
     let switched = kit.accounts.switch_workspace(&session, mine).await.unwrap();
     assert_eq!(switched.active_workspace, Some(mine));
-    assert_eq!(kit.accounts.authenticate(&session).await.unwrap().active_workspace, Some(mine));
+    assert_eq!(
+        kit.accounts
+            .authenticate(&session)
+            .await
+            .unwrap()
+            .active_workspace,
+        Some(mine)
+    );
     let user = switched.user_id;
     kit.accounts.forget_workspace(user, mine).await.unwrap();
-    assert_eq!(kit.accounts.authenticate(&session).await.unwrap().active_workspace, None);
+    assert_eq!(
+        kit.accounts
+            .authenticate(&session)
+            .await
+            .unwrap()
+            .active_workspace,
+        None
+    );
 }
 
 async fn with_two_factor(kit: &Kit) -> (UserId, SessionToken, Vec<SecretString>) {
     let user = kit.signed_up("ada@example.com").await;
     let session = kit.session("ada@example.com", PASSWORD).await;
     let enrolment = kit.accounts.begin_two_factor(&session).await.unwrap();
-    let code = totp().code_at(user, &enrolment.sealed, kit.clock.now()).unwrap();
-    let enabled = kit.accounts.confirm_two_factor(&session, code.expose_secret()).await.unwrap();
+    let code = totp()
+        .code_at(user, &enrolment.sealed, kit.clock.now())
+        .unwrap();
+    let enabled = kit
+        .accounts
+        .confirm_two_factor(&session, code.expose_secret())
+        .await
+        .unwrap();
     assert!(enabled.session.session.two_factor_passed);
-    assert_eq!(defect(kit.accounts.authenticate(&session).await), AccountDefect::InvalidSession, "new token on 2FA");
+    assert_eq!(
+        defect(kit.accounts.authenticate(&session).await),
+        AccountDefect::InvalidSession,
+        "new token on 2FA"
+    );
     (user, enabled.session.token, enabled.recovery_codes)
 }
 
 fn sealed_of(kit: &Kit, user: UserId) -> SealedSecret {
     use vault_core::store::AccountStore;
-    let state = futures_lite(kit.store.find_user(user)).unwrap().unwrap().two_factor.unwrap();
+    let state = futures_lite(kit.store.find_user(user))
+        .unwrap()
+        .unwrap()
+        .two_factor
+        .unwrap();
     SealedSecret::from_bytes(&state.sealed_secret).unwrap()
 }
 
@@ -431,7 +735,12 @@ fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
 }
 
 async fn challenge(kit: &Kit) -> Challenge {
-    match kit.accounts.sign_in("ada@example.com", secret(PASSWORD), here()).await.unwrap() {
+    match kit
+        .accounts
+        .sign_in("ada@example.com", secret(PASSWORD), here())
+        .await
+        .unwrap()
+    {
         SignIn::TwoFactorRequired(c) => c,
         SignIn::Session(_) => panic!("2FA is on: a challenge was expected"),
     }
@@ -445,20 +754,53 @@ async fn with_two_factor_sign_in_needs_a_fresh_code() {
     kit.clock.advance(Duration::seconds(60));
 
     let c = challenge(&kit).await;
-    assert_eq!(defect(kit.accounts.complete_two_factor(&c, "000000x").await), AccountDefect::InvalidSecondFactor);
-    let two_steps_ago = totp().code_at(user, &sealed, kit.clock.now() - Duration::seconds(60)).unwrap();
-    let _ = kit.accounts.complete_two_factor(&c, two_steps_ago.expose_secret()).await;
+    assert_eq!(
+        defect(kit.accounts.complete_two_factor(&c, "000000x").await),
+        AccountDefect::InvalidSecondFactor
+    );
+    let two_steps_ago = totp()
+        .code_at(user, &sealed, kit.clock.now() - Duration::seconds(60))
+        .unwrap();
+    let _ = kit
+        .accounts
+        .complete_two_factor(&c, two_steps_ago.expose_secret())
+        .await;
     let code = totp().code_at(user, &sealed, kit.clock.now()).unwrap();
-    let session = kit.accounts.complete_two_factor(&c, code.expose_secret()).await.unwrap();
+    let session = kit
+        .accounts
+        .complete_two_factor(&c, code.expose_secret())
+        .await
+        .unwrap();
     assert!(session.session.two_factor_passed);
     // The challenge is spent, and the same code cannot be used again (replay).
-    assert_eq!(defect(kit.accounts.complete_two_factor(&c, code.expose_secret()).await), AccountDefect::InvalidToken);
+    assert_eq!(
+        defect(
+            kit.accounts
+                .complete_two_factor(&c, code.expose_secret())
+                .await
+        ),
+        AccountDefect::InvalidToken
+    );
     let again = challenge(&kit).await;
-    assert_eq!(defect(kit.accounts.complete_two_factor(&again, code.expose_secret()).await), AccountDefect::InvalidSecondFactor);
+    assert_eq!(
+        defect(
+            kit.accounts
+                .complete_two_factor(&again, code.expose_secret())
+                .await
+        ),
+        AccountDefect::InvalidSecondFactor
+    );
     // A challenge expires.
     kit.clock.advance(Duration::minutes(6));
     let next = totp().code_at(user, &sealed, kit.clock.now()).unwrap();
-    assert_eq!(defect(kit.accounts.complete_two_factor(&again, next.expose_secret()).await), AccountDefect::InvalidToken);
+    assert_eq!(
+        defect(
+            kit.accounts
+                .complete_two_factor(&again, next.expose_secret())
+                .await
+        ),
+        AccountDefect::InvalidToken
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,12 +810,26 @@ async fn skewed_codes_one_step_pass_two_steps_fail() {
     let sealed = sealed_of(&kit, user);
     kit.clock.advance(Duration::minutes(5));
     let c = challenge(&kit).await;
-    let far = totp().code_at(user, &sealed, kit.clock.now() + Duration::seconds(60)).unwrap();
-    let near = totp().code_at(user, &sealed, kit.clock.now() + Duration::seconds(30)).unwrap();
+    let far = totp()
+        .code_at(user, &sealed, kit.clock.now() + Duration::seconds(60))
+        .unwrap();
+    let near = totp()
+        .code_at(user, &sealed, kit.clock.now() + Duration::seconds(30))
+        .unwrap();
     if far.expose_secret() != near.expose_secret() {
-        assert_eq!(defect(kit.accounts.complete_two_factor(&c, far.expose_secret()).await), AccountDefect::InvalidSecondFactor);
+        assert_eq!(
+            defect(
+                kit.accounts
+                    .complete_two_factor(&c, far.expose_secret())
+                    .await
+            ),
+            AccountDefect::InvalidSecondFactor
+        );
     }
-    kit.accounts.complete_two_factor(&c, near.expose_secret()).await.unwrap();
+    kit.accounts
+        .complete_two_factor(&c, near.expose_secret())
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,15 +838,35 @@ async fn recovery_codes_work_once_and_two_factor_guesses_are_throttled() {
     let (_, _, codes) = with_two_factor(&kit).await;
     assert_eq!(codes.len(), 10);
     let c = challenge(&kit).await;
-    kit.accounts.complete_two_factor(&c, codes[3].expose_secret()).await.unwrap();
+    kit.accounts
+        .complete_two_factor(&c, codes[3].expose_secret())
+        .await
+        .unwrap();
     let c = challenge(&kit).await;
-    assert_eq!(defect(kit.accounts.complete_two_factor(&c, codes[3].expose_secret()).await), AccountDefect::InvalidSecondFactor);
+    assert_eq!(
+        defect(
+            kit.accounts
+                .complete_two_factor(&c, codes[3].expose_secret())
+                .await
+        ),
+        AccountDefect::InvalidSecondFactor
+    );
     assert!(kit.audit.actions().contains(&"account.recovery_code.used"));
     // The replay above was the first failure; four more reach the limit of five.
     for _ in 0..4 {
-        kit.accounts.complete_two_factor(&c, "zzzz-zzzz-zzzz-zzzz").await.unwrap_err();
+        kit.accounts
+            .complete_two_factor(&c, "zzzz-zzzz-zzzz-zzzz")
+            .await
+            .unwrap_err();
     }
-    assert!(matches!(defect(kit.accounts.complete_two_factor(&c, codes[4].expose_secret()).await), AccountDefect::Throttled { .. }));
+    assert!(matches!(
+        defect(
+            kit.accounts
+                .complete_two_factor(&c, codes[4].expose_secret())
+                .await
+        ),
+        AccountDefect::Throttled { .. }
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -501,11 +877,24 @@ async fn disabling_two_factor_needs_password_and_code() {
     kit.clock.advance(Duration::seconds(90));
     let code = totp().code_at(user, &sealed, kit.clock.now()).unwrap();
     assert_eq!(
-        defect(kit.accounts.disable_two_factor(&session, secret("not my password ok"), code.expose_secret()).await),
+        defect(
+            kit.accounts
+                .disable_two_factor(&session, secret("not my password ok"), code.expose_secret())
+                .await
+        ),
         AccountDefect::WrongCurrentPassword
     );
-    kit.accounts.disable_two_factor(&session, secret(PASSWORD), code.expose_secret()).await.unwrap();
-    assert!(matches!(kit.accounts.sign_in("ada@example.com", secret(PASSWORD), here()).await.unwrap(), SignIn::Session(_)));
+    kit.accounts
+        .disable_two_factor(&session, secret(PASSWORD), code.expose_secret())
+        .await
+        .unwrap();
+    assert!(matches!(
+        kit.accounts
+            .sign_in("ada@example.com", secret(PASSWORD), here())
+            .await
+            .unwrap(),
+        SignIn::Session(_)
+    ));
     assert!(kit.audit.actions().contains(&"account.two_factor.disabled"));
 }
 
@@ -515,21 +904,52 @@ async fn changing_the_email_needs_the_new_address_verified() {
     kit.signed_up("ada@example.com").await;
     kit.signed_up("taken@example.com").await;
     let session = kit.session("ada@example.com", PASSWORD).await;
-    kit.accounts.change_name(&session, "Ada King").await.unwrap();
-    kit.accounts.change_email(&session, "countess@example.com").await.unwrap();
-    assert!(kit.outbox.last_to("ada@example.com").unwrap().subject.contains("being changed"));
+    kit.accounts
+        .change_name(&session, "Ada King")
+        .await
+        .unwrap();
+    kit.accounts
+        .change_email(&session, "countess@example.com")
+        .await
+        .unwrap();
+    assert!(
+        kit.outbox
+            .last_to("ada@example.com")
+            .unwrap()
+            .subject
+            .contains("being changed")
+    );
     // Not yet moved.
     kit.session("ada@example.com", PASSWORD).await;
     let token = link_token(&kit.outbox, "countess@example.com");
-    kit.accounts.confirm_email_change(&Proof::Link(token)).await.unwrap();
+    kit.accounts
+        .confirm_email_change(&Proof::Link(token))
+        .await
+        .unwrap();
     kit.session("countess@example.com", PASSWORD).await;
-    assert_eq!(defect(kit.accounts.sign_in("ada@example.com", secret(PASSWORD), elsewhere()).await), AccountDefect::InvalidCredentials);
+    assert_eq!(
+        defect(
+            kit.accounts
+                .sign_in("ada@example.com", secret(PASSWORD), elsewhere())
+                .await
+        ),
+        AccountDefect::InvalidCredentials
+    );
     // A taken address cannot be confirmed.
-    kit.accounts.change_email(&session, "taken@example.com").await.unwrap_or(());
+    kit.accounts
+        .change_email(&session, "taken@example.com")
+        .await
+        .unwrap_or(());
     let session = kit.session("countess@example.com", PASSWORD).await;
-    kit.accounts.change_email(&session, "taken@example.com").await.unwrap();
+    kit.accounts
+        .change_email(&session, "taken@example.com")
+        .await
+        .unwrap();
     let token = link_token(&kit.outbox, "taken@example.com");
-    assert_eq!(defect(kit.accounts.confirm_email_change(&Proof::Link(token)).await), AccountDefect::EmailUnavailable);
+    assert_eq!(
+        defect(kit.accounts.confirm_email_change(&Proof::Link(token)).await),
+        AccountDefect::EmailUnavailable
+    );
 }
 
 #[tokio::test]
@@ -537,13 +957,79 @@ async fn audit_events_and_debug_output_carry_no_secret() {
     let kit = kit();
     kit.signed_up("ada@example.com").await;
     let session = kit.session("ada@example.com", PASSWORD).await;
-    kit.accounts.sign_in("ada@example.com", secret("wrong password here"), here()).await.unwrap_err();
+    kit.accounts
+        .sign_in("ada@example.com", secret("wrong password here"), here())
+        .await
+        .unwrap_err();
     let events = serde_json::to_string(&kit.audit.events()).unwrap();
     assert!(!events.contains(PASSWORD) && !events.contains("wrong password here"));
     assert!(!events.contains(session.expose_secret()));
     assert!(!format!("{session:?}").contains(session.expose_secret()));
     let actions = kit.audit.actions();
-    for expected in ["account.signed_up", "account.email_verified", "account.sign_in.succeeded", "account.sign_in.failed"] {
-        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    for expected in [
+        "account.signed_up",
+        "account.email_verified",
+        "account.sign_in.succeeded",
+        "account.sign_in.failed",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
     }
+}
+
+#[tokio::test]
+async fn a_hash_with_old_parameters_is_upgraded_at_sign_in() {
+    use vault_core::store::AccountStore;
+    let old = kit();
+    let user = old.signed_up("ada@example.com").await;
+    let before = old
+        .store
+        .find_user(user)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .unwrap();
+    // The same store, served by a deployment with stronger parameters.
+    let stronger = HashParams {
+        memory_kib: 128,
+        iterations: 2,
+        parallelism: 1,
+    };
+    let passwords = Passwords::builder().params(stronger).build().unwrap();
+    let upgraded = Accounts::builder(
+        old.store.clone(),
+        passwords,
+        totp(),
+        Arc::new(old.outbox.clone()),
+    )
+    .clock(old.clock.clone())
+    .build();
+    assert!(matches!(
+        upgraded
+            .sign_in("ada@example.com", secret(PASSWORD), here())
+            .await
+            .unwrap(),
+        SignIn::Session(_)
+    ));
+    let after = old
+        .store
+        .find_user(user)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .unwrap();
+    assert_ne!(before, after);
+    assert!(after.contains("m=128,t=2,p=1"), "{after}");
+    // The upgraded hash still verifies.
+    assert!(matches!(
+        upgraded
+            .sign_in("ada@example.com", secret(PASSWORD), here())
+            .await
+            .unwrap(),
+        SignIn::Session(_)
+    ));
 }

@@ -11,13 +11,19 @@ async fn one_session(listener: TcpListener) -> (Vec<String>, String) {
     let (stream, _) = listener.accept().await.unwrap();
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
-    write.write_all(b"220 localhost test SMTP\r\n").await.unwrap();
+    write
+        .write_all(b"220 localhost test SMTP\r\n")
+        .await
+        .unwrap();
     let mut envelope = Vec::new();
     let mut data = String::new();
     while let Some(line) = lines.next_line().await.unwrap() {
         let upper = line.to_ascii_uppercase();
         if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            write.write_all(b"250-localhost\r\n250 8BITMIME\r\n").await.unwrap();
+            write
+                .write_all(b"250-localhost\r\n250 8BITMIME\r\n")
+                .await
+                .unwrap();
         } else if upper.starts_with("MAIL FROM") || upper.starts_with("RCPT TO") {
             envelope.push(line.clone());
             write.write_all(b"250 OK\r\n").await.unwrap();
@@ -59,9 +65,20 @@ async fn a_mail_reaches_the_smtp_server() {
         .await
         .unwrap()
         .unwrap();
-    assert!(envelope.iter().any(|l| l.contains("<no-reply@vault.example>")), "{envelope:?}");
-    assert!(envelope.iter().any(|l| l.contains("<ada@example.com>")), "{envelope:?}");
-    assert!(data.contains("Subject: Confirm your email address"), "{data}");
+    assert!(
+        envelope
+            .iter()
+            .any(|l| l.contains("<no-reply@vault.example>")),
+        "{envelope:?}"
+    );
+    assert!(
+        envelope.iter().any(|l| l.contains("<ada@example.com>")),
+        "{envelope:?}"
+    );
+    assert!(
+        data.contains("Subject: Confirm your email address"),
+        "{data}"
+    );
     assert!(data.contains("Your code: 123456"), "{data}");
     assert!(!format!("{mailer:?}").contains("127.0.0.1:"));
 }
@@ -81,6 +98,8 @@ async fn an_unreachable_server_is_a_typed_error() {
         .await;
     assert!(matches!(
         result,
-        Err(vault_core::Error::Account(vault_core::accounts::AccountDefect::MailNotSent))
+        Err(vault_core::Error::Account(
+            vault_core::accounts::AccountDefect::MailNotSent
+        ))
     ));
 }

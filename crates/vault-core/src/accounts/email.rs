@@ -122,12 +122,29 @@ mod tests {
     fn malformed_addresses_are_refused() {
         let long_local = format!("{}@example.com", "a".repeat(65));
         for bad in [
-            "", "   ", "plain", "@example.com", "a@", "a@b", "a b@example.com", "a@exa mple.com",
-            "a@@example.com", "a@-example.com", "a@example-.com", ".a@example.com", "a..b@example.com",
-            "a@example..com", "a\n@example.com", "<a>@example.com", &long_local,
+            "",
+            "   ",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a b@example.com",
+            "a@exa mple.com",
+            "a@@example.com",
+            "a@-example.com",
+            "a@example-.com",
+            ".a@example.com",
+            "a..b@example.com",
+            "a@example..com",
+            "a\n@example.com",
+            "<a>@example.com",
+            &long_local,
         ] {
             assert!(
-                matches!(Email::parse(bad), Err(Error::Account(AccountDefect::InvalidEmail))),
+                matches!(
+                    Email::parse(bad),
+                    Err(Error::Account(AccountDefect::InvalidEmail))
+                ),
                 "{bad:?} accepted"
             );
         }

@@ -49,7 +49,10 @@ impl Outbox {
 
     /// Every message so far, oldest first.
     pub fn messages(&self) -> Vec<Message> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The newest message to `to`, if any.

@@ -30,8 +30,8 @@ pub use service::{
 pub use signin::{Challenge, SignIn};
 #[cfg(feature = "smtp")]
 pub use smtp::SmtpMailer;
-pub use two_factor::TwoFactorEnabled;
 pub use throttle::{ThrottlePolicy, ThrottleRule};
+pub use two_factor::TwoFactorEnabled;
 
 /// Why an account operation was refused. Sign-in failures are deliberately vague: an unknown
 /// address and a wrong password are the same `InvalidCredentials`.

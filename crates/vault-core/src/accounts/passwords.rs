@@ -4,10 +4,10 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::Error;
+use crate::accounts::AccountDefect;
 use crate::accounts::email::Email;
 use crate::accounts::records::TokenPurpose;
 use crate::accounts::service::{Accounts, NewSession, Proof, SessionToken, refused};
-use crate::accounts::AccountDefect;
 use crate::password::{PasswordHash, PolicyContext};
 
 impl Accounts {
@@ -23,9 +23,20 @@ impl Accounts {
         let (session, user) = self.session_user(token).await?;
         let key = format!("sign_in:account:{}", user.email.normalized());
         self.reserve(&key, &self.config().throttle.account).await?;
-        let stored = user.password_hash.as_deref().map(PasswordHash::parse).transpose()?;
-        if !self.inner.passwords.verify(current, stored.as_ref()).await?.matched {
-            self.audit(self.event("account.password.change_failed").actor(user.id)).await;
+        let stored = user
+            .password_hash
+            .as_deref()
+            .map(PasswordHash::parse)
+            .transpose()?;
+        if !self
+            .inner
+            .passwords
+            .verify(current, stored.as_ref())
+            .await?
+            .matched
+        {
+            self.audit(self.event("account.password.change_failed").actor(user.id))
+                .await;
             return Err(refused(AccountDefect::WrongCurrentPassword));
         }
         let two_factor = user.two_factor.as_ref().is_some_and(|t| t.enabled);
@@ -34,9 +45,12 @@ impl Accounts {
         let hash = self.inner.passwords.hash(new).await?;
         self.store().set_password(user.id, hash.as_str()).await?;
         self.store().clear_attempts(&key).await?;
-        self.store().delete_user_sessions(user.id, Some(&session.token_hash)).await?;
+        self.store()
+            .delete_user_sessions(user.id, Some(&session.token_hash))
+            .await?;
         let renewed = self.renew_session(&session, false).await?;
-        self.audit(self.event("account.password.changed").actor(user.id)).await;
+        self.audit(self.event("account.password.changed").actor(user.id))
+            .await;
         self.mail(
             &user.email,
             "Your password was changed",
@@ -61,8 +75,13 @@ impl Accounts {
             return Ok(());
         }
         let ttl = self.config().reset_ttl;
-        let (token, code) = self.issue_token(&user, &user.email, TokenPurpose::ResetPassword, ttl).await?;
-        let link = self.config().links.link("reset-password", token.expose_secret());
+        let (token, code) = self
+            .issue_token(&user, &user.email, TokenPurpose::ResetPassword, ttl)
+            .await?;
+        let link = self
+            .config()
+            .links
+            .link("reset-password", token.expose_secret());
         self.mail(
             &user.email,
             "Reset your password",
@@ -75,7 +94,11 @@ impl Accounts {
             ),
         )
         .await;
-        self.audit(self.event("account.password.reset_requested").actor(user.id)).await;
+        self.audit(
+            self.event("account.password.reset_requested")
+                .actor(user.id),
+        )
+        .await;
         Ok(())
     }
 
@@ -93,12 +116,19 @@ impl Accounts {
             return Err(refused(AccountDefect::InvalidToken));
         }
         self.store().set_password(user.id, hash.as_str()).await?;
-        self.store().delete_tokens(user.id, TokenPurpose::ResetPassword).await?;
+        self.store()
+            .delete_tokens(user.id, TokenPurpose::ResetPassword)
+            .await?;
         let ended = self.store().delete_user_sessions(user.id, None).await?;
         self.store()
             .clear_attempts(&format!("sign_in:account:{}", user.email.normalized()))
             .await?;
-        self.audit(self.event("account.password.reset").actor(user.id).detail("sessions_ended", ended)).await;
+        self.audit(
+            self.event("account.password.reset")
+                .actor(user.id)
+                .detail("sessions_ended", ended),
+        )
+        .await;
         self.mail(
             &user.email,
             "Your password was reset",

@@ -4,10 +4,10 @@
 use secrecy::ExposeSecret;
 
 use crate::Error;
+use crate::accounts::AccountDefect;
 use crate::accounts::email::Email;
 use crate::accounts::records::TokenPurpose;
 use crate::accounts::service::{Accounts, Proof, SessionToken, refused, validate_name};
-use crate::accounts::AccountDefect;
 
 impl Accounts {
     /// Changes the display name.
@@ -15,7 +15,8 @@ impl Accounts {
         let name = validate_name(name)?;
         let (_, user) = self.session_user(token).await?;
         self.store().set_name(user.id, &name).await?;
-        self.audit(self.event("account.name.changed").actor(user.id)).await;
+        self.audit(self.event("account.name.changed").actor(user.id))
+            .await;
         Ok(())
     }
 
@@ -30,8 +31,13 @@ impl Accounts {
             return Ok(());
         }
         let ttl = self.config().email_change_ttl;
-        let (token, code) = self.issue_token(&user, &new_email, TokenPurpose::ChangeEmail, ttl).await?;
-        let link = self.config().links.link("confirm-email", token.expose_secret());
+        let (token, code) = self
+            .issue_token(&user, &new_email, TokenPurpose::ChangeEmail, ttl)
+            .await?;
+        let link = self
+            .config()
+            .links
+            .link("confirm-email", token.expose_secret());
         self.mail(
             &new_email,
             "Confirm your new email address",
@@ -63,7 +69,8 @@ impl Accounts {
             Err(Error::Conflict(_)) => return Err(refused(AccountDefect::EmailUnavailable)),
             Err(other) => return Err(other),
         }
-        self.audit(self.event("account.email.changed").actor(record.user_id)).await;
+        self.audit(self.event("account.email.changed").actor(record.user_id))
+            .await;
         Ok(())
     }
 }

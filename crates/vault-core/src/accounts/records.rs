@@ -37,7 +37,10 @@ impl fmt::Debug for User {
             .field("email", &self.email)
             .field("email_verified", &self.email_verified)
             .field("has_password", &self.password_hash.is_some())
-            .field("two_factor_enabled", &self.two_factor.as_ref().is_some_and(|t| t.enabled))
+            .field(
+                "two_factor_enabled",
+                &self.two_factor.as_ref().is_some_and(|t| t.enabled),
+            )
             .finish()
     }
 }

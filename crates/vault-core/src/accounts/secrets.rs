@@ -78,7 +78,9 @@ pub(crate) fn new_code() -> Result<SecretString, Error> {
 
 /// Normalises a typed code (spaces and dashes ignored).
 pub(crate) fn normalize_code(code: &str) -> String {
-    code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect()
+    code.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect()
 }
 
 /// The hash of `token`, for lookups.
@@ -96,7 +98,11 @@ mod tests {
         let b = new_token().unwrap();
         assert_eq!(a.expose_secret().len(), 43);
         assert_ne!(a.expose_secret(), b.expose_secret());
-        assert!(a.expose_secret().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(
+            a.expose_secret()
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
         assert_ne!(hash_token(&a), hash_token(&b));
         assert!(hash_token(&a).ct_eq(&SecretHash::of(a.expose_secret())));
     }

@@ -10,13 +10,13 @@ use secrecy::{ExposeSecret, SecretString};
 use time::{Duration, OffsetDateTime};
 
 use crate::Error;
+use crate::accounts::AccountDefect;
+use crate::accounts::CodeAttempt;
 use crate::accounts::email::Email;
 use crate::accounts::mailer::{Links, Mailer, Message};
 use crate::accounts::records::{SessionRecord, TokenPurpose, TokenRecord, User};
 use crate::accounts::secrets::{self, SecretHash};
-use crate::accounts::CodeAttempt;
 use crate::accounts::throttle::{ThrottlePolicy, ThrottleRule};
-use crate::accounts::AccountDefect;
 use crate::audit::{AuditEvent, AuditSink, TracingAuditSink};
 use crate::clock::{Clock, SystemClock};
 use crate::ids::{UserId, WorkspaceId};
@@ -177,7 +177,9 @@ impl fmt::Debug for Proof {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Link(_) => f.write_str("Proof::Link([redacted])"),
-            Self::Code { email, .. } => write!(f, "Proof::Code {{ email: {email:?}, code: [redacted] }}"),
+            Self::Code { email, .. } => {
+                write!(f, "Proof::Code {{ email: {email:?}, code: [redacted] }}")
+            }
         }
     }
 }
@@ -339,9 +341,16 @@ impl Accounts {
     }
 
     /// Whether another mail of `purpose` may go to `user` now.
-    pub(crate) async fn may_mail(&self, user: UserId, purpose: TokenPurpose) -> Result<bool, Error> {
+    pub(crate) async fn may_mail(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+    ) -> Result<bool, Error> {
         let since = self.now() - self.config().mail_window;
-        let sent = self.store().count_tokens_since(user, purpose, since).await?;
+        let sent = self
+            .store()
+            .count_tokens_since(user, purpose, since)
+            .await?;
         Ok(sent < self.config().mails_per_window)
     }
 
@@ -355,12 +364,20 @@ impl Accounts {
             max_lock: self.config().mail_window,
         };
         let key = format!("mail:{kind}:{user}");
-        Ok(self.store().reserve_attempt(&key, &rule, self.now()).await?.is_ok())
+        Ok(self
+            .store()
+            .reserve_attempt(&key, &rule, self.now())
+            .await?
+            .is_ok())
     }
 
     /// Whom a proof names (the account and the address), without consuming or checking it:
     /// flows look this up before the expensive steps, then [`Accounts::take_proof`] decides.
-    pub(crate) async fn peek_proof(&self, proof: &Proof, purpose: TokenPurpose) -> Result<(User, Email), Error> {
+    pub(crate) async fn peek_proof(
+        &self,
+        proof: &Proof,
+        purpose: TokenPurpose,
+    ) -> Result<(User, Email), Error> {
         let invalid = || refused(AccountDefect::InvalidToken);
         let (user_id, email) = match proof {
             Proof::Link(token) => {
@@ -373,7 +390,11 @@ impl Accounts {
             }
             Proof::Code { email, .. } => {
                 let email = Email::parse(email).map_err(|_| invalid())?;
-                let user = self.store().find_user_by_email(&email).await?.ok_or_else(invalid)?;
+                let user = self
+                    .store()
+                    .find_user_by_email(&email)
+                    .await?
+                    .ok_or_else(invalid)?;
                 (user.id, email)
             }
         };
@@ -382,7 +403,11 @@ impl Accounts {
     }
 
     /// Consumes the token a proof names: of two concurrent uses, exactly one succeeds.
-    pub(crate) async fn take_proof(&self, proof: &Proof, purpose: TokenPurpose) -> Result<TokenRecord, Error> {
+    pub(crate) async fn take_proof(
+        &self,
+        proof: &Proof,
+        purpose: TokenPurpose,
+    ) -> Result<TokenRecord, Error> {
         let now = self.now();
         match proof {
             Proof::Link(token) => self
@@ -391,13 +416,18 @@ impl Accounts {
                 .await?
                 .ok_or_else(|| refused(AccountDefect::InvalidToken)),
             Proof::Code { email, code } => {
-                let email = Email::parse(email).map_err(|_| refused(AccountDefect::InvalidToken))?;
+                let email =
+                    Email::parse(email).map_err(|_| refused(AccountDefect::InvalidToken))?;
                 let user = self
                     .store()
                     .find_user_by_email(&email)
                     .await?
                     .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
-                let hash = code_hash(user.id, purpose, &secrets::normalize_code(code.expose_secret()));
+                let hash = code_hash(
+                    user.id,
+                    purpose,
+                    &secrets::normalize_code(code.expose_secret()),
+                );
                 match self
                     .store()
                     .take_token_by_code(user.id, purpose, &hash, now, self.config().code_attempts)
@@ -411,7 +441,11 @@ impl Accounts {
     }
 
     /// Begins a session for `user` with a fresh token.
-    pub(crate) async fn begin_session(&self, user: UserId, two_factor_passed: bool) -> Result<NewSession, Error> {
+    pub(crate) async fn begin_session(
+        &self,
+        user: UserId,
+        two_factor_passed: bool,
+    ) -> Result<NewSession, Error> {
         let (token, record) = self.fresh_session(user, two_factor_passed, None)?;
         self.store().insert_session(record.clone()).await?;
         Ok(NewSession {

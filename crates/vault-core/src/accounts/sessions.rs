@@ -2,10 +2,10 @@
 //! listing, sign-out here and everywhere.
 
 use crate::Error;
+use crate::accounts::AccountDefect;
 use crate::accounts::records::{SessionRecord, User};
 use crate::accounts::secrets;
 use crate::accounts::service::{Accounts, NewSession, SessionInfo, SessionToken, refused};
-use crate::accounts::AccountDefect;
 use crate::ids::WorkspaceId;
 
 /// Last-use times are written at most this often, so reads do not become writes.
@@ -15,7 +15,9 @@ impl Accounts {
     /// The session a token opens, if it is live (known, not idle too long, not past its
     /// absolute end). An expired session is deleted.
     pub async fn authenticate(&self, token: &SessionToken) -> Result<SessionInfo, Error> {
-        self.live_session(token).await.map(|s| SessionInfo::from(&s))
+        self.live_session(token)
+            .await
+            .map(|s| SessionInfo::from(&s))
     }
 
     pub(crate) async fn live_session(&self, token: &SessionToken) -> Result<SessionRecord, Error> {
@@ -26,9 +28,16 @@ impl Accounts {
             .await?
             .ok_or_else(|| refused(AccountDefect::InvalidSession))?;
         let now = self.now();
-        if now >= session.absolute_expires_at || now - session.last_seen_at >= self.config().session_idle_timeout {
+        if now >= session.absolute_expires_at
+            || now - session.last_seen_at >= self.config().session_idle_timeout
+        {
             self.store().delete_session(&hash).await?;
-            self.audit(self.event("account.session.expired").actor(session.user_id).subject(session.id)).await;
+            self.audit(
+                self.event("account.session.expired")
+                    .actor(session.user_id)
+                    .subject(session.id),
+            )
+            .await;
             return Err(refused(AccountDefect::InvalidSession));
         }
         if now - session.last_seen_at >= TOUCH_EVERY {
@@ -37,7 +46,10 @@ impl Accounts {
         Ok(session)
     }
 
-    pub(crate) async fn session_user(&self, token: &SessionToken) -> Result<(SessionRecord, User), Error> {
+    pub(crate) async fn session_user(
+        &self,
+        token: &SessionToken,
+    ) -> Result<(SessionRecord, User), Error> {
         let session = self.live_session(token).await?;
         let user = self
             .store()
@@ -48,9 +60,17 @@ impl Accounts {
     }
 
     /// A new token for the same session (after a privilege change), the old one dead.
-    pub(crate) async fn renew_session(&self, old: &SessionRecord, two_factor_passed: bool) -> Result<NewSession, Error> {
+    pub(crate) async fn renew_session(
+        &self,
+        old: &SessionRecord,
+        two_factor_passed: bool,
+    ) -> Result<NewSession, Error> {
         let (token, record) = self.fresh_session(old.user_id, two_factor_passed, Some(old))?;
-        if !self.store().replace_session(&old.token_hash, record.clone()).await? {
+        if !self
+            .store()
+            .replace_session(&old.token_hash, record.clone())
+            .await?
+        {
             return Err(refused(AccountDefect::InvalidSession));
         }
         Ok(NewSession {
@@ -64,7 +84,12 @@ impl Accounts {
         let hash = secrets::hash_token(&token.0);
         if let Some(session) = self.store().find_session(&hash).await? {
             self.store().delete_session(&hash).await?;
-            self.audit(self.event("account.session.ended").actor(session.user_id).subject(session.id)).await;
+            self.audit(
+                self.event("account.session.ended")
+                    .actor(session.user_id)
+                    .subject(session.id),
+            )
+            .await;
         }
         Ok(())
     }
@@ -72,17 +97,33 @@ impl Accounts {
     /// Ends every session of the user, this one included; returns how many ended.
     pub async fn sign_out_everywhere(&self, token: &SessionToken) -> Result<u32, Error> {
         let session = self.live_session(token).await?;
-        let ended = self.store().delete_user_sessions(session.user_id, None).await?;
-        self.audit(self.event("account.sessions.ended_all").actor(session.user_id).detail("count", ended)).await;
+        let ended = self
+            .store()
+            .delete_user_sessions(session.user_id, None)
+            .await?;
+        self.audit(
+            self.event("account.sessions.ended_all")
+                .actor(session.user_id)
+                .detail("count", ended),
+        )
+        .await;
         Ok(ended)
     }
 
     /// Ends one of the user's sessions by its public id.
     pub async fn end_session(&self, token: &SessionToken, id: uuid::Uuid) -> Result<bool, Error> {
         let session = self.live_session(token).await?;
-        let ended = self.store().delete_session_by_id(session.user_id, id).await?;
+        let ended = self
+            .store()
+            .delete_session_by_id(session.user_id, id)
+            .await?;
         if ended {
-            self.audit(self.event("account.session.ended").actor(session.user_id).subject(id)).await;
+            self.audit(
+                self.event("account.session.ended")
+                    .actor(session.user_id)
+                    .subject(id),
+            )
+            .await;
         }
         Ok(ended)
     }
@@ -97,7 +138,11 @@ impl Accounts {
     /// Makes `workspace` the session's active one, if the user belongs to it (asked of the
     /// configured [`crate::accounts::WorkspaceMembership`]; without one, every switch is
     /// refused).
-    pub async fn switch_workspace(&self, token: &SessionToken, workspace: WorkspaceId) -> Result<SessionInfo, Error> {
+    pub async fn switch_workspace(
+        &self,
+        token: &SessionToken,
+        workspace: WorkspaceId,
+    ) -> Result<SessionInfo, Error> {
         let session = self.live_session(token).await?;
         let member = match &self.inner.membership {
             Some(membership) => membership.is_member(session.user_id, workspace).await?,
@@ -106,14 +151,20 @@ impl Accounts {
         if !member {
             return Err(refused(AccountDefect::NotAMember));
         }
-        self.store().set_active_workspace(&session.token_hash, Some(workspace)).await?;
+        self.store()
+            .set_active_workspace(&session.token_hash, Some(workspace))
+            .await?;
         let mut info = SessionInfo::from(&session);
         info.active_workspace = Some(workspace);
         Ok(info)
     }
 
     /// Clears `workspace` from the user's sessions (call after the user left or was removed).
-    pub async fn forget_workspace(&self, user: crate::ids::UserId, workspace: WorkspaceId) -> Result<(), Error> {
+    pub async fn forget_workspace(
+        &self,
+        user: crate::ids::UserId,
+        workspace: WorkspaceId,
+    ) -> Result<(), Error> {
         self.store().forget_workspace(user, workspace).await
     }
 }

@@ -4,11 +4,11 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::Error;
+use crate::accounts::AccountDefect;
 use crate::accounts::email::Email;
 use crate::accounts::records::{TokenPurpose, TokenRecord, User};
 use crate::accounts::secrets;
 use crate::accounts::service::{Accounts, Client, NewSession, refused};
-use crate::accounts::AccountDefect;
 use crate::password::PasswordHash;
 
 /// The outcome of a correct password.
@@ -47,7 +47,9 @@ fn throttle_keys(email: &str, client: &Client) -> [Option<String>; 3] {
     let address = client.address.map(|a| a.to_string());
     [
         Some(format!("sign_in:account:{email}")),
-        address.as_ref().map(|a| format!("sign_in:account_address:{email}|{a}")),
+        address
+            .as_ref()
+            .map(|a| format!("sign_in:account_address:{email}|{a}")),
         address.map(|a| format!("sign_in:address:{a}")),
     ]
 }
@@ -59,11 +61,17 @@ impl Accounts {
     /// answer [`AccountDefect::InvalidCredentials`] after the same work (a password check
     /// against a dummy hash). Too many failures answer [`AccountDefect::Throttled`] for known
     /// and unknown addresses alike.
-    pub async fn sign_in(&self, email: &str, password: SecretString, client: Client) -> Result<SignIn, Error> {
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: SecretString,
+        client: Client,
+    ) -> Result<SignIn, Error> {
         let parsed = Email::parse(email).ok();
-        let key_email = parsed
-            .as_ref()
-            .map_or_else(|| email.trim().to_ascii_lowercase(), |e| e.normalized().to_owned());
+        let key_email = parsed.as_ref().map_or_else(
+            || email.trim().to_ascii_lowercase(),
+            |e| e.normalized().to_owned(),
+        );
         let keys = throttle_keys(&key_email, &client);
         let rules = {
             let t = &self.config().throttle;
@@ -73,7 +81,11 @@ impl Accounts {
             if let Some(key) = key
                 && let Err(err) = self.reserve(key, rule).await
             {
-                self.audit(self.event("account.sign_in.throttled").detail("email", &key_email)).await;
+                self.audit(
+                    self.event("account.sign_in.throttled")
+                        .detail("email", &key_email),
+                )
+                .await;
                 return Err(err);
             }
         }
@@ -87,9 +99,15 @@ impl Accounts {
             .and_then(|u| u.password_hash.as_deref())
             .map(PasswordHash::parse)
             .transpose()?;
-        let verified = self.inner.passwords.verify(password.clone(), stored.as_ref()).await?;
+        let verified = self
+            .inner
+            .passwords
+            .verify(password.clone(), stored.as_ref())
+            .await?;
         let Some(user) = user.filter(|u| verified.matched && u.email_verified) else {
-            let mut event = self.event("account.sign_in.failed").detail("email", &key_email);
+            let mut event = self
+                .event("account.sign_in.failed")
+                .detail("email", &key_email);
             if let Some(address) = client.address {
                 event = event.detail("address", address);
             }
@@ -103,14 +121,17 @@ impl Accounts {
         }
         if verified.needs_rehash {
             let upgraded = self.inner.passwords.hash(password).await?;
-            self.store().set_password(user.id, upgraded.as_str()).await?;
+            self.store()
+                .set_password(user.id, upgraded.as_str())
+                .await?;
             tracing::info!(user_id = %user.id, "password hash upgraded to the current parameters");
         }
         if user.two_factor.as_ref().is_some_and(|t| t.enabled) {
             return self.challenge(&user).await.map(SignIn::TwoFactorRequired);
         }
         let session = self.begin_session(user.id, false).await?;
-        self.audit(self.event("account.sign_in.succeeded").actor(user.id)).await;
+        self.audit(self.event("account.sign_in.succeeded").actor(user.id))
+            .await;
         Ok(SignIn::Session(session))
     }
 
@@ -134,7 +155,11 @@ impl Accounts {
 
     /// Completes a 2FA sign-in with a TOTP code (6 digits) or a recovery code. Codes are
     /// throttled per account; a TOTP code works once (replay refused), a recovery code too.
-    pub async fn complete_two_factor(&self, challenge: &Challenge, code: &str) -> Result<NewSession, Error> {
+    pub async fn complete_two_factor(
+        &self,
+        challenge: &Challenge,
+        code: &str,
+    ) -> Result<NewSession, Error> {
         let hash = secrets::hash_token(&challenge.0);
         let record = self
             .store()
@@ -153,7 +178,12 @@ impl Accounts {
             .await?
             .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
         let session = self.begin_session(user.id, true).await?;
-        self.audit(self.event("account.sign_in.succeeded").actor(user.id).detail("second_factor", "yes")).await;
+        self.audit(
+            self.event("account.sign_in.succeeded")
+                .actor(user.id)
+                .detail("second_factor", "yes"),
+        )
+        .await;
         Ok(session)
     }
 }

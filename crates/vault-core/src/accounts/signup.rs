@@ -4,10 +4,10 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::Error;
+use crate::accounts::AccountDefect;
 use crate::accounts::email::Email;
 use crate::accounts::records::{TokenPurpose, User};
 use crate::accounts::service::{Accounts, Proof, refused, validate_name};
-use crate::accounts::AccountDefect;
 use crate::ids::UserId;
 use crate::password::PolicyContext;
 
@@ -30,7 +30,12 @@ impl Accounts {
         };
         match self.store().insert_user(user.clone()).await {
             Ok(()) => {
-                self.audit(self.event("account.signed_up").actor(user.id).subject(user.id)).await;
+                self.audit(
+                    self.event("account.signed_up")
+                        .actor(user.id)
+                        .subject(user.id),
+                )
+                .await;
                 self.send_verification(&user).await
             }
             // The address is taken (also by a concurrent sign-up): tell its owner.
@@ -80,8 +85,13 @@ impl Accounts {
             return Ok(());
         }
         let ttl = self.config().verification_ttl;
-        let (token, code) = self.issue_token(user, &user.email, TokenPurpose::VerifyEmail, ttl).await?;
-        let link = self.config().links.link("verify-email", token.expose_secret());
+        let (token, code) = self
+            .issue_token(user, &user.email, TokenPurpose::VerifyEmail, ttl)
+            .await?;
+        let link = self
+            .config()
+            .links
+            .link("verify-email", token.expose_secret());
         self.mail(
             &user.email,
             "Confirm your email address",
@@ -100,7 +110,11 @@ impl Accounts {
     /// Completes sign-up: proves the address (link token or typed code) and sets the password,
     /// in one explicit step (mail scanners that follow links consume nothing). The user then
     /// signs in.
-    pub async fn complete_sign_up(&self, proof: &Proof, password: SecretString) -> Result<UserId, Error> {
+    pub async fn complete_sign_up(
+        &self,
+        proof: &Proof,
+        password: SecretString,
+    ) -> Result<UserId, Error> {
         let (user, email) = self.peek_proof(proof, TokenPurpose::VerifyEmail).await?;
         let context = PolicyContext::new(Some(email.as_str()), Some(&user.name), false);
         self.inner.passwords.check_new(&password, &context).await?;
@@ -109,9 +123,18 @@ impl Accounts {
         if record.user_id != user.id {
             return Err(refused(AccountDefect::InvalidToken));
         }
-        self.store().complete_sign_up(user.id, hash.as_str()).await?;
-        self.store().delete_tokens(user.id, TokenPurpose::VerifyEmail).await?;
-        self.audit(self.event("account.email_verified").actor(user.id).subject(user.id)).await;
+        self.store()
+            .complete_sign_up(user.id, hash.as_str())
+            .await?;
+        self.store()
+            .delete_tokens(user.id, TokenPurpose::VerifyEmail)
+            .await?;
+        self.audit(
+            self.event("account.email_verified")
+                .actor(user.id)
+                .subject(user.id),
+        )
+        .await;
         Ok(user.id)
     }
 }

@@ -20,7 +20,9 @@ pub struct SmtpMailer {
 impl std::fmt::Debug for SmtpMailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The transport holds credentials: show only the sender.
-        f.debug_struct("SmtpMailer").field("from", &self.from.to_string()).finish_non_exhaustive()
+        f.debug_struct("SmtpMailer")
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
     }
 }
 

@@ -72,7 +72,11 @@ impl Default for ThrottlePolicy {
 /// Reserves one attempt on `state` at `now`: `Err(until)` while locked (or when this attempt
 /// would pass the limit, which starts a lock). Pure, so every store applies it atomically
 /// under its own lock or transaction.
-pub fn reserve(state: &mut ThrottleState, rule: &ThrottleRule, now: OffsetDateTime) -> Result<(), OffsetDateTime> {
+pub fn reserve(
+    state: &mut ThrottleState,
+    rule: &ThrottleRule,
+    now: OffsetDateTime,
+) -> Result<(), OffsetDateTime> {
     if let Some(until) = state.locked_until {
         if now < until {
             return Err(until);
@@ -81,7 +85,10 @@ pub fn reserve(state: &mut ThrottleState, rule: &ThrottleRule, now: OffsetDateTi
         state.attempts = 0;
         state.window_start = None;
     }
-    if state.window_start.is_none_or(|start| now - start >= rule.window) {
+    if state
+        .window_start
+        .is_none_or(|start| now - start >= rule.window)
+    {
         state.window_start = Some(now);
         state.attempts = 0;
     }
@@ -117,23 +124,39 @@ mod tests {
         for _ in 0..3 {
             assert!(reserve(&mut s, &rule(), t0).is_ok());
         }
-        assert_eq!(reserve(&mut s, &rule(), t0), Err(t0 + Duration::seconds(30)));
-        assert_eq!(reserve(&mut s, &rule(), t0 + Duration::seconds(29)), Err(t0 + Duration::seconds(30)));
+        assert_eq!(
+            reserve(&mut s, &rule(), t0),
+            Err(t0 + Duration::seconds(30))
+        );
+        assert_eq!(
+            reserve(&mut s, &rule(), t0 + Duration::seconds(29)),
+            Err(t0 + Duration::seconds(30))
+        );
         let t1 = t0 + Duration::seconds(30);
         for _ in 0..3 {
             assert!(reserve(&mut s, &rule(), t1).is_ok());
         }
-        assert_eq!(reserve(&mut s, &rule(), t1), Err(t1 + Duration::seconds(60)));
+        assert_eq!(
+            reserve(&mut s, &rule(), t1),
+            Err(t1 + Duration::seconds(60))
+        );
         let t2 = t1 + Duration::seconds(60);
         for _ in 0..3 {
             reserve(&mut s, &rule(), t2).unwrap();
         }
-        assert_eq!(reserve(&mut s, &rule(), t2), Err(t2 + Duration::seconds(120)));
+        assert_eq!(
+            reserve(&mut s, &rule(), t2),
+            Err(t2 + Duration::seconds(120))
+        );
         let t3 = t2 + Duration::seconds(120);
         for _ in 0..3 {
             reserve(&mut s, &rule(), t3).unwrap();
         }
-        assert_eq!(reserve(&mut s, &rule(), t3), Err(t3 + Duration::minutes(2)), "capped");
+        assert_eq!(
+            reserve(&mut s, &rule(), t3),
+            Err(t3 + Duration::minutes(2)),
+            "capped"
+        );
     }
 
     #[test]

@@ -5,9 +5,9 @@
 use secrecy::SecretString;
 
 use crate::Error;
+use crate::accounts::AccountDefect;
 use crate::accounts::records::{TwoFactorState, User};
 use crate::accounts::service::{Accounts, NewSession, SessionToken, refused};
-use crate::accounts::AccountDefect;
 use crate::password::PasswordHash;
 use crate::totp::{self, Enrolment, RecoveryCodeHash, SealedSecret, TotpDefect};
 
@@ -30,35 +30,43 @@ impl Accounts {
             .filter(|t| t.enabled)
             .ok_or_else(|| refused(AccountDefect::TwoFactorState))?;
         let key = format!("second_factor:{}", user.id);
-        self.reserve(&key, &self.config().throttle.second_factor).await?;
+        self.reserve(&key, &self.config().throttle.second_factor)
+            .await?;
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        let outcome = if digits.len() == totp::Totp::DIGITS && digits.bytes().all(|b| b.is_ascii_digit()) {
-            self.check_totp(user, state, &digits).await
-        } else {
-            self.check_recovery_code(user, state, code).await
-        };
+        let outcome =
+            if digits.len() == totp::Totp::DIGITS && digits.bytes().all(|b| b.is_ascii_digit()) {
+                self.check_totp(user, state, &digits).await
+            } else {
+                self.check_recovery_code(user, state, code).await
+            };
         match outcome {
             Ok(()) => {
                 self.store().clear_attempts(&key).await?;
                 Ok(())
             }
             Err(err) => {
-                self.audit(self.event("account.second_factor.failed").actor(user.id)).await;
+                self.audit(self.event("account.second_factor.failed").actor(user.id))
+                    .await;
                 Err(err)
             }
         }
     }
 
-    async fn check_totp(&self, user: &User, state: &TwoFactorState, code: &str) -> Result<(), Error> {
+    async fn check_totp(
+        &self,
+        user: &User,
+        state: &TwoFactorState,
+        code: &str,
+    ) -> Result<(), Error> {
         let sealed = SealedSecret::from_bytes(&state.sealed_secret)?;
         let step = self
             .inner
             .totp
             .verify(user.id, &sealed, code, self.now(), state.last_step)
             .map_err(|err| match err {
-                Error::Totp(TotpDefect::WrongCode | TotpDefect::ReplayedCode | TotpDefect::MalformedCode) => {
-                    refused(AccountDefect::InvalidSecondFactor)
-                }
+                Error::Totp(
+                    TotpDefect::WrongCode | TotpDefect::ReplayedCode | TotpDefect::MalformedCode,
+                ) => refused(AccountDefect::InvalidSecondFactor),
                 other => other,
             })?;
         if !self.store().advance_totp_step(user.id, step).await? {
@@ -67,7 +75,12 @@ impl Accounts {
         Ok(())
     }
 
-    async fn check_recovery_code(&self, user: &User, state: &TwoFactorState, code: &str) -> Result<(), Error> {
+    async fn check_recovery_code(
+        &self,
+        user: &User,
+        state: &TwoFactorState,
+        code: &str,
+    ) -> Result<(), Error> {
         // Compare against every slot (used ones as a hash nothing matches) so indexes stay.
         let hashes: Vec<RecoveryCodeHash> = state
             .recovery_codes
@@ -84,8 +97,18 @@ impl Accounts {
         if !self.store().use_recovery_code(user.id, index).await? {
             return Err(refused(AccountDefect::InvalidSecondFactor));
         }
-        let left = state.recovery_codes.iter().flatten().count().saturating_sub(1);
-        self.audit(self.event("account.recovery_code.used").actor(user.id).detail("codes_left", left)).await;
+        let left = state
+            .recovery_codes
+            .iter()
+            .flatten()
+            .count()
+            .saturating_sub(1);
+        self.audit(
+            self.event("account.recovery_code.used")
+                .actor(user.id)
+                .detail("codes_left", left),
+        )
+        .await;
         Ok(())
     }
 
@@ -109,7 +132,11 @@ impl Accounts {
 
     /// Confirms enrolment with a first valid code: 2FA is on, the session gets a new token
     /// (a privilege change) marked as having passed 2FA, and 10 recovery codes are returned.
-    pub async fn confirm_two_factor(&self, token: &SessionToken, code: &str) -> Result<TwoFactorEnabled, Error> {
+    pub async fn confirm_two_factor(
+        &self,
+        token: &SessionToken,
+        code: &str,
+    ) -> Result<TwoFactorEnabled, Error> {
         let (session, user) = self.session_user(token).await?;
         let state = user
             .two_factor
@@ -117,7 +144,8 @@ impl Accounts {
             .filter(|t| !t.enabled)
             .ok_or_else(|| refused(AccountDefect::TwoFactorState))?;
         let key = format!("second_factor:{}", user.id);
-        self.reserve(&key, &self.config().throttle.second_factor).await?;
+        self.reserve(&key, &self.config().throttle.second_factor)
+            .await?;
         let sealed = SealedSecret::from_bytes(&state.sealed_secret)?;
         let step = self
             .inner
@@ -134,7 +162,8 @@ impl Accounts {
         };
         self.store().set_two_factor(user.id, Some(enabled)).await?;
         let session = self.renew_session(&session, true).await?;
-        self.audit(self.event("account.two_factor.enabled").actor(user.id)).await;
+        self.audit(self.event("account.two_factor.enabled").actor(user.id))
+            .await;
         Ok(TwoFactorEnabled {
             session,
             recovery_codes: codes,
@@ -142,10 +171,19 @@ impl Accounts {
     }
 
     /// Replaces the recovery codes (a valid TOTP code is needed); returns the new ones.
-    pub async fn regenerate_recovery_codes(&self, token: &SessionToken, code: &str) -> Result<Vec<SecretString>, Error> {
+    pub async fn regenerate_recovery_codes(
+        &self,
+        token: &SessionToken,
+        code: &str,
+    ) -> Result<Vec<SecretString>, Error> {
         let (_, user) = self.session_user(token).await?;
         self.check_second_factor(&user, code).await?;
-        let Some(state) = self.store().find_user(user.id).await?.and_then(|u| u.two_factor) else {
+        let Some(state) = self
+            .store()
+            .find_user(user.id)
+            .await?
+            .and_then(|u| u.two_factor)
+        else {
             return Err(refused(AccountDefect::TwoFactorState));
         };
         let (codes, hashes) = totp::generate_recovery_codes(user.id)?;
@@ -154,21 +192,39 @@ impl Accounts {
             ..state
         };
         self.store().set_two_factor(user.id, Some(state)).await?;
-        self.audit(self.event("account.recovery_codes.regenerated").actor(user.id)).await;
+        self.audit(
+            self.event("account.recovery_codes.regenerated")
+                .actor(user.id),
+        )
+        .await;
         Ok(codes)
     }
 
     /// Turns 2FA off: needs the password and a current code (TOTP or recovery).
-    pub async fn disable_two_factor(&self, token: &SessionToken, password: SecretString, code: &str) -> Result<(), Error> {
+    pub async fn disable_two_factor(
+        &self,
+        token: &SessionToken,
+        password: SecretString,
+        code: &str,
+    ) -> Result<(), Error> {
         let (_, user) = self.session_user(token).await?;
-        let stored = user.password_hash.as_deref().map(PasswordHash::parse).transpose()?;
-        let verified = self.inner.passwords.verify(password, stored.as_ref()).await?;
+        let stored = user
+            .password_hash
+            .as_deref()
+            .map(PasswordHash::parse)
+            .transpose()?;
+        let verified = self
+            .inner
+            .passwords
+            .verify(password, stored.as_ref())
+            .await?;
         if !verified.matched {
             return Err(refused(AccountDefect::WrongCurrentPassword));
         }
         self.check_second_factor(&user, code).await?;
         self.store().set_two_factor(user.id, None).await?;
-        self.audit(self.event("account.two_factor.disabled").actor(user.id)).await;
+        self.audit(self.event("account.two_factor.disabled").actor(user.id))
+            .await;
         Ok(())
     }
 }

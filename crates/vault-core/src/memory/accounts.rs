@@ -32,7 +32,10 @@ struct Tables {
 
 impl MemoryStore {
     fn accounts(&self) -> std::sync::MutexGuard<'_, Tables> {
-        self.accounts.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.accounts
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -106,7 +109,11 @@ impl AccountStore for MemoryStore {
         Ok(true)
     }
 
-    async fn set_two_factor(&self, id: UserId, state: Option<TwoFactorState>) -> Result<bool, Error> {
+    async fn set_two_factor(
+        &self,
+        id: UserId,
+        state: Option<TwoFactorState>,
+    ) -> Result<bool, Error> {
         let mut t = self.accounts();
         Ok(t.user_mut(id).map(|u| u.two_factor = state).is_some())
     }
@@ -272,7 +279,11 @@ impl AccountStore for MemoryStore {
         Ok(t.sessions.len() < before)
     }
 
-    async fn delete_user_sessions(&self, user: UserId, keep: Option<&SecretHash>) -> Result<u32, Error> {
+    async fn delete_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&SecretHash>,
+    ) -> Result<u32, Error> {
         let mut t = self.accounts();
         let before = t.sessions.len();
         t.sessions

@@ -40,7 +40,11 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn set_email(&self, id: UserId, email: &Email) -> Result<bool, Error>;
 
     /// Replaces (or clears) the two-factor state.
-    async fn set_two_factor(&self, id: UserId, state: Option<TwoFactorState>) -> Result<bool, Error>;
+    async fn set_two_factor(
+        &self,
+        id: UserId,
+        state: Option<TwoFactorState>,
+    ) -> Result<bool, Error>;
 
     /// Records `step` as the last accepted TOTP step if it is newer than the stored one;
     /// `false` if it is not (a replay, also between parallel requests).
@@ -123,7 +127,11 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn delete_session_by_id(&self, user: UserId, id: uuid::Uuid) -> Result<bool, Error>;
 
     /// Deletes every session of the user but `keep`; returns how many ended.
-    async fn delete_user_sessions(&self, user: UserId, keep: Option<&SecretHash>) -> Result<u32, Error>;
+    async fn delete_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&SecretHash>,
+    ) -> Result<u32, Error>;
 
     /// Every session of the user, oldest first.
     async fn list_sessions(&self, user: UserId) -> Result<Vec<SessionRecord>, Error>;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use crate::Error;
+use crate::access::SubscriptionCheck;
 use crate::clock::{Clock, SystemClock};
 use crate::ids::{KeyId, WorkspaceId};
 use crate::keys::hash::{KeyHasher, Pepper};
@@ -60,6 +61,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     hasher: KeyHasher,
     prefix: KeyPrefix,
+    subscriptions: Option<Arc<dyn SubscriptionCheck>>,
 }
 
 /// Configures an [`ApiKeys`] service.
@@ -68,6 +70,7 @@ pub struct ApiKeysBuilder {
     clock: Arc<dyn Clock>,
     hasher: KeyHasher,
     prefix: KeyPrefix,
+    subscriptions: Option<Arc<dyn SubscriptionCheck>>,
 }
 
 impl ApiKeysBuilder {
@@ -83,6 +86,15 @@ impl ApiKeysBuilder {
         self
     }
 
+    /// Makes verification ask `check` whether the key's workspace has the key's product
+    /// active (after the product check): keys of a deactivated product answer
+    /// [`AuthError::WrongProduct`] until it is active again. One extra lookup per
+    /// verification; none without this hook. See [`crate::access::StoreSubscriptions`].
+    pub fn subscriptions(mut self, check: Arc<dyn SubscriptionCheck>) -> Self {
+        self.subscriptions = Some(check);
+        self
+    }
+
     /// Builds the service.
     pub fn build(self) -> ApiKeys {
         ApiKeys {
@@ -91,6 +103,7 @@ impl ApiKeysBuilder {
                 clock: self.clock,
                 hasher: self.hasher,
                 prefix: self.prefix,
+                subscriptions: self.subscriptions,
             }),
         }
     }
@@ -123,6 +136,7 @@ impl ApiKeys {
             clock: Arc::new(SystemClock),
             hasher: KeyHasher::new(pepper),
             prefix: KeyPrefix::default(),
+            subscriptions: None,
         }
     }
 
@@ -270,6 +284,20 @@ impl ApiKeys {
         }
         if m.product != *requirement.product() {
             return Err(AuthError::WrongProduct);
+        }
+        if let Some(subscriptions) = &inner.subscriptions {
+            let active = subscriptions
+                .is_active(m.workspace_id, &m.product)
+                .await
+                .map_err(|err| {
+                    tracing::error!(error = %err, "subscription check failed during verification");
+                    AuthError::Unavailable
+                })?;
+            if !active {
+                // The product is switched off in this workspace: the key is for a product
+                // the caller may not use here.
+                return Err(AuthError::WrongProduct);
+            }
         }
         if let Some(needed) = requirement.permission()
             && !m.permissions.allows(needed)

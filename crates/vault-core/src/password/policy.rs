@@ -102,10 +102,16 @@ impl PasswordPolicy {
             return Err(PasswordDefect::TooLong { max: self.max });
         }
         let folded = folded(normalized);
-        if context.email.is_some_and(|email| contains_email(&folded, email)) {
+        if context
+            .email
+            .is_some_and(|email| contains_email(&folded, email))
+        {
             return Err(PasswordDefect::ContainsEmail);
         }
-        if context.name.is_some_and(|name| contains_name(&folded, name)) {
+        if context
+            .name
+            .is_some_and(|name| contains_name(&folded, name))
+        {
             return Err(PasswordDefect::ContainsName);
         }
         if is_common(&folded) {

@@ -1,1 +1,35 @@
-//! placeholder
+//! SQL stores for the Vault: [`SqlStore`] implements [`vault_core::KeyStore`] and
+//! [`vault_core::store::AccountStore`] on SQLite (one file: the embedded default) or
+//! PostgreSQL (many app instances), chosen by URL, with embedded migrations run at connect.
+//! [`CachedKeyStore`] puts a bounded-time cache in front of key lookups, invalidated across
+//! instances through PostgreSQL `LISTEN`/`NOTIFY`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use vault_core::{ApiKeys, Pepper};
+//! use vault_sqlx::{CachedKeyStore, KeyCacheConfig, SqlStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A file next to the app (created if missing), migrated to the current schema.
+//! let store = SqlStore::connect("sqlite://vault.db").await?;
+//! let cached = CachedKeyStore::listening(store.clone(), KeyCacheConfig::default());
+//! let keys = ApiKeys::builder(Arc::new(cached), &Pepper::from_env("VAULT_PEPPER")?).build();
+//! // `store` also serves the account service: `Arc::new(store)` as an `AccountStore`.
+//! # let _ = keys; Ok(()) }
+//! ```
+//!
+//! Errors are [`SqlError`]; at the store traits they become [`vault_core::Error`]: an
+//! unreachable, overloaded or timed-out database is `StoreUnavailable` (verification answers
+//! 503 with `Retry-After`), a taken identity is `Conflict`, anything else `Store`.
+
+mod accounts;
+mod cache;
+mod error;
+mod keys;
+mod store;
+
+pub use cache::{CachedKeyStore, KeyCacheConfig};
+pub use error::SqlError;
+pub use keys::KEY_CHANGES_CHANNEL;
+pub use store::{BackendKind, SqlStore, StoreOptions};

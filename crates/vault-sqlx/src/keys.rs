@@ -1,0 +1,309 @@
+//! API keys in SQL: the key id is the primary key (the O(1) lookup of every API call);
+//! rotation is one transaction; on PostgreSQL a revocation or rotation also sends a
+//! `NOTIFY` in its transaction, so other instances drop their cached record (see
+//! [`crate::CachedKeyStore`]).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use vault_core::keys::{KeyHash, KeyRecord};
+use vault_core::{
+    Environment, Error, KeyId, KeyMetadata, KeyStore, PermissionSet, ProductId, UserId, WorkspaceId,
+};
+
+use crate::error::{SqlError, conflict_on_unique};
+use crate::store::{
+    SqlStore, begin_write, from_nanos, from_opt_nanos, opt_nanos, to_nanos, with_pool,
+};
+
+/// The PostgreSQL channel on which key changes are announced; the payload is the key id.
+pub const KEY_CHANGES_CHANNEL: &str = "vault_key_changes";
+
+const TABLE: &str = "api_keys";
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: String,
+    name: String,
+    workspace_id: uuid::Uuid,
+    product: String,
+    environment: String,
+    permissions: String,
+    created_by: uuid::Uuid,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+    rotated_from: Option<String>,
+    secret_hash: Vec<u8>,
+}
+
+impl KeyRow {
+    fn into_record(self) -> Result<KeyRecord, SqlError> {
+        let bad = |what: &str| SqlError::corrupt(TABLE, what.to_owned());
+        Ok(KeyRecord {
+            metadata: KeyMetadata {
+                id: self.id.parse().map_err(|_| bad("id"))?,
+                name: self.name,
+                workspace_id: WorkspaceId::from_uuid(self.workspace_id),
+                product: ProductId::new(&self.product).map_err(|_| bad("product"))?,
+                environment: self
+                    .environment
+                    .parse::<Environment>()
+                    .map_err(|_| bad("environment"))?,
+                permissions: PermissionSet::parse(self.permissions.split_whitespace())
+                    .map_err(|_| bad("permissions"))?,
+                created_by: UserId::from_uuid(self.created_by),
+                created_at: from_nanos(TABLE, self.created_at)?,
+                expires_at: from_opt_nanos(TABLE, self.expires_at)?,
+                revoked_at: from_opt_nanos(TABLE, self.revoked_at)?,
+                last_used_at: from_opt_nanos(TABLE, self.last_used_at)?,
+                rotated_from: self
+                    .rotated_from
+                    .map(|id| id.parse::<KeyId>())
+                    .transpose()
+                    .map_err(|_| bad("rotated_from"))?,
+            },
+            secret_hash: KeyHash::from_slice(&self.secret_hash)
+                .ok_or_else(|| bad("secret_hash"))?,
+        })
+    }
+}
+
+/// The bound values of one key row, in column order.
+struct KeyValues {
+    id: String,
+    name: String,
+    workspace_id: uuid::Uuid,
+    product: String,
+    environment: &'static str,
+    permissions: String,
+    created_by: uuid::Uuid,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+    rotated_from: Option<String>,
+    secret_hash: Vec<u8>,
+}
+
+impl KeyValues {
+    fn of(record: &KeyRecord) -> Result<Self, SqlError> {
+        let m = &record.metadata;
+        Ok(Self {
+            id: m.id.as_str().to_owned(),
+            name: m.name.clone(),
+            workspace_id: *m.workspace_id.as_uuid(),
+            product: m.product.as_str().to_owned(),
+            environment: m.environment.as_str(),
+            permissions: m
+                .permissions
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            created_by: *m.created_by.as_uuid(),
+            created_at: to_nanos(m.created_at)?,
+            expires_at: opt_nanos(m.expires_at)?,
+            revoked_at: opt_nanos(m.revoked_at)?,
+            last_used_at: opt_nanos(m.last_used_at)?,
+            rotated_from: m.rotated_from.map(|id| id.as_str().to_owned()),
+            secret_hash: record.secret_hash.as_bytes().to_vec(),
+        })
+    }
+}
+
+const INSERT: &str = "INSERT INTO api_keys (id, name, workspace_id, product, environment, \
+     permissions, created_by, created_at, expires_at, revoked_at, last_used_at, rotated_from, \
+     secret_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// Binds a [`KeyValues`] to the 13 placeholders of [`INSERT`].
+macro_rules! bind_key {
+    ($query:expr, $v:expr) => {
+        $query
+            .bind($v.id)
+            .bind($v.name)
+            .bind($v.workspace_id)
+            .bind($v.product)
+            .bind($v.environment)
+            .bind($v.permissions)
+            .bind($v.created_by)
+            .bind($v.created_at)
+            .bind($v.expires_at)
+            .bind($v.revoked_at)
+            .bind($v.last_used_at)
+            .bind($v.rotated_from)
+            .bind($v.secret_hash)
+    };
+}
+
+impl SqlStore {
+    async fn insert_key_row(&self, record: &KeyRecord) -> Result<(), SqlError> {
+        let values = KeyValues::of(record)?;
+        with_pool!(self, |pool, pg| {
+            bind_key!(sqlx::query(INSERT), values)
+                .execute(pool)
+                .await
+                .map_err(conflict_on_unique("key id exists"))?;
+        });
+        Ok(())
+    }
+
+    async fn find_key_row(&self, id: &KeyId) -> Result<Option<KeyRecord>, SqlError> {
+        const SQL: &str = "SELECT id, name, workspace_id, product, environment, permissions, \
+             created_by, created_at, expires_at, revoked_at, last_used_at, rotated_from, \
+             secret_hash FROM api_keys WHERE id = $1";
+        let row: Option<KeyRow> = with_pool!(self, |pool, pg| {
+            sqlx::query_as(SQL)
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(KeyRow::into_record).transpose()
+    }
+
+    async fn list_key_rows(&self, workspace: WorkspaceId) -> Result<Vec<KeyRecord>, SqlError> {
+        const SQL: &str = "SELECT id, name, workspace_id, product, environment, permissions, \
+             created_by, created_at, expires_at, revoked_at, last_used_at, rotated_from, \
+             secret_hash FROM api_keys WHERE workspace_id = $1 ORDER BY created_at, id";
+        let rows: Vec<KeyRow> = with_pool!(self, |pool, pg| {
+            sqlx::query_as(SQL)
+                .bind(*workspace.as_uuid())
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(KeyRow::into_record).collect()
+    }
+
+    async fn revoke_key_row(
+        &self,
+        id: &KeyId,
+        at: OffsetDateTime,
+    ) -> Result<Option<KeyRecord>, SqlError> {
+        // COALESCE keeps an earlier revocation.
+        const SQL: &str = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 \
+             RETURNING id, name, workspace_id, product, environment, permissions, created_by, \
+             created_at, expires_at, revoked_at, last_used_at, rotated_from, secret_hash";
+        let at = to_nanos(at)?;
+        let row: Option<KeyRow> = with_pool!(self, |pool, pg| {
+            let mut tx = pool.begin().await?;
+            let row: Option<KeyRow> = sqlx::query_as(SQL)
+                .bind(id.as_str())
+                .bind(at)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if pg && row.is_some() {
+                // Delivered to the listeners at commit, never for a rolled-back change.
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(KEY_CHANGES_CHANNEL)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            row
+        });
+        row.map(KeyRow::into_record).transpose()
+    }
+
+    async fn rotate_key_rows(
+        &self,
+        old: &KeyId,
+        old_expires_at: OffsetDateTime,
+        successor: &KeyRecord,
+    ) -> Result<Result<(), Error>, SqlError> {
+        let values = KeyValues::of(successor)?;
+        let old_expires_at = to_nanos(old_expires_at)?;
+        with_pool!(self, |pool, pg| {
+            let mut tx = begin_write!(pool, pg)?;
+            let revoked: Option<Option<i64>> = sqlx::query_scalar(if pg {
+                "SELECT revoked_at FROM api_keys WHERE id = $1 FOR UPDATE"
+            } else {
+                "SELECT revoked_at FROM api_keys WHERE id = $1"
+            })
+            .bind(old.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            match revoked {
+                None => return Ok(Err(Error::KeyNotFound(*old))),
+                Some(Some(_)) => return Ok(Err(Error::KeyRevoked(*old))),
+                Some(None) => {}
+            }
+            bind_key!(sqlx::query(INSERT), values)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict_on_unique("key id exists"))?;
+            sqlx::query("UPDATE api_keys SET expires_at = $2 WHERE id = $1")
+                .bind(old.as_str())
+                .bind(old_expires_at)
+                .execute(&mut *tx)
+                .await?;
+            if pg {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(KEY_CHANGES_CHANNEL)
+                    .bind(old.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(Ok(()))
+    }
+
+    /// Records when keys were last used, a batch in one transaction (for a writer that
+    /// collects uses off the request path). A stored later time is never moved back.
+    pub async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), SqlError> {
+        const SQL: &str = "UPDATE api_keys SET last_used_at = $2 \
+             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
+        if uses.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self, |pool, pg| {
+            let mut tx = pool.begin().await?;
+            for (id, at) in uses {
+                sqlx::query(SQL)
+                    .bind(id.as_str())
+                    .bind(to_nanos(*at)?)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqlStore {
+    async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
+        Ok(self.insert_key_row(&record).await?)
+    }
+
+    async fn find_key(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, Error> {
+        Ok(self.find_key_row(id).await?.map(Arc::new))
+    }
+
+    async fn list_keys(&self, workspace: WorkspaceId) -> Result<Vec<Arc<KeyRecord>>, Error> {
+        let rows = self.list_key_rows(workspace).await?;
+        Ok(rows.into_iter().map(Arc::new).collect())
+    }
+
+    async fn revoke_key(
+        &self,
+        id: &KeyId,
+        at: OffsetDateTime,
+    ) -> Result<Option<Arc<KeyRecord>>, Error> {
+        Ok(self.revoke_key_row(id, at).await?.map(Arc::new))
+    }
+
+    async fn rotate_key(
+        &self,
+        old: &KeyId,
+        old_expires_at: OffsetDateTime,
+        successor: KeyRecord,
+    ) -> Result<(), Error> {
+        self.rotate_key_rows(old, old_expires_at, &successor)
+            .await?
+    }
+}

@@ -3,6 +3,10 @@
 //! table) is vault-core's [`Guard`](vault_core::Guard); this crate only translates, so an
 //! actix server answers byte for byte like a tower or axum one.
 //!
+//! Receivers of signed callbacks take the [`VerifiedCallbackBody`] extractor: the payload is
+//! verified with vault-core's `CallbackVerifier` before the handler runs, and refused with the
+//! same problem+json answers as vault-axum's.
+//!
 //! ```
 //! use actix_web::{App, HttpResponse, test, web};
 //! use vault_actix::{Caller, RequireApiKey};
@@ -40,10 +44,12 @@
 //! # }
 //! ```
 
+mod callbacks;
 mod extract;
 mod middleware;
 mod rejection;
 
+pub use callbacks::{CallbackRefused, VerifiedCallbackBody};
 pub use extract::{Caller, RequirePermission, require_permission};
 pub use middleware::{RequireApiKey, RequireApiKeyMiddleware, ResponseFuture};
 pub use rejection::AuthRejection;

@@ -3,6 +3,9 @@
 //! [`Principal`](vault_core::Principal) to handlers, and [`RequirePermission`] checks a
 //! permission per handler or per route. Every refusal answers like the layer.
 //!
+//! Receivers of signed callbacks take the [`VerifiedCallbackBody`] extractor (or wrap routes in
+//! [`VerifyCallbackLayer`]): the body is verified before the handler runs.
+//!
 //! ```
 //! use axum::{Router, routing::{get, post}};
 //! use vault_axum::{Caller, RequireApiKeyLayer, RequirePermission};
@@ -34,13 +37,18 @@
 //! # Ok(()) }
 //! ```
 
+mod callbacks;
 mod extract;
 mod rejection;
 
+pub use callbacks::{CallbackRefused, VerifiedCallbackBody};
 pub use extract::{Caller, RequirePermission};
 pub use rejection::AuthRejection;
 pub use vault_core::{PermissionName, permission};
-pub use vault_tower::{Grpc, Http, RejectionFormat, RequireApiKey, RequireApiKeyLayer};
+pub use vault_tower::{
+    Grpc, Http, RejectionFormat, RequireApiKey, RequireApiKeyLayer, VerifyCallback,
+    VerifyCallbackLayer,
+};
 
 use axum::middleware::FromExtractorLayer;
 use vault_core::{Requirement, VerifyKey};

@@ -6,6 +6,10 @@
 //! extensions and the inner service is called; otherwise the rejection (status,
 //! `WWW-Authenticate`, problem+json, or gRPC status) is answered without calling it.
 //!
+//! For receivers of signed callbacks, [`VerifyCallbackLayer`] does the same with vault-core's
+//! [`CallbackVerifier`](vault_core::callbacks::CallbackVerifier): the body is buffered up to a
+//! limit and verified before the inner service runs.
+//!
 //! ```
 //! use std::convert::Infallible;
 //! use http::{Request, Response, StatusCode};
@@ -40,11 +44,15 @@
 //! # Ok(()) }
 //! ```
 
+mod callbacks;
 mod format;
 mod future;
 mod layer;
 mod service;
 
+pub use callbacks::{
+    CallbackFuture, VerifyCallback, VerifyCallbackLayer, callback_response, verify_callback_body,
+};
 pub use format::{Grpc, Http, RejectionFormat};
 pub use future::ResponseFuture;
 pub use layer::RequireApiKeyLayer;

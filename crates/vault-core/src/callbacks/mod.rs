@@ -9,6 +9,7 @@
 mod defect;
 #[cfg(feature = "delivery")]
 mod delivery;
+mod rejection;
 mod replay;
 mod secret;
 mod signer;
@@ -19,6 +20,7 @@ pub use defect::{CallbackDefect, CallbackHeader};
 pub use delivery::{
     Attempt, AttemptFailure, CallbackSender, DeliveryOutcome, DeliveryReport, RetryPolicy,
 };
+pub use rejection::{CALLBACK_CHALLENGE, CallbackRejection};
 pub use replay::ReplayGuard;
 pub use secret::CallbackSecret;
 pub use signer::{CallbackSigner, SignedHeaders};

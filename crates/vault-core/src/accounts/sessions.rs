@@ -43,7 +43,27 @@ impl Accounts {
         if now - session.last_seen_at >= TOUCH_EVERY {
             self.store().touch_session(&hash, now).await?;
         }
+        let mut session = session;
+        // A user removed from (or leaving) a workspace loses it in every session at their next
+        // request, whoever removed them and wherever.
+        if let Some(workspace) = session.active_workspace
+            && !self.is_member(session.user_id, workspace).await?
+        {
+            self.store().set_active_workspace(&hash, None).await?;
+            session.active_workspace = None;
+        }
         Ok(session)
+    }
+
+    async fn is_member(
+        &self,
+        user: crate::ids::UserId,
+        workspace: WorkspaceId,
+    ) -> Result<bool, Error> {
+        match &self.inner.membership {
+            Some(membership) => membership.is_member(user, workspace).await,
+            None => Ok(false),
+        }
     }
 
     pub(crate) async fn session_user(
@@ -144,11 +164,7 @@ impl Accounts {
         workspace: WorkspaceId,
     ) -> Result<SessionInfo, Error> {
         let session = self.live_session(token).await?;
-        let member = match &self.inner.membership {
-            Some(membership) => membership.is_member(session.user_id, workspace).await?,
-            None => false,
-        };
-        if !member {
+        if !self.is_member(session.user_id, workspace).await? {
             return Err(refused(AccountDefect::NotAMember));
         }
         self.store()
@@ -159,7 +175,8 @@ impl Accounts {
         Ok(info)
     }
 
-    /// Clears `workspace` from the user's sessions (call after the user left or was removed).
+    /// Clears `workspace` from the user's sessions at once (sessions also drop a workspace the
+    /// user no longer belongs to by themselves, at their next request).
     pub async fn forget_workspace(
         &self,
         user: crate::ids::UserId,

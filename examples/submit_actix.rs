@@ -2,6 +2,10 @@
 //! the answers `vault_examples::Submit`'s, so this server and `submit-axum` answer alike.
 //!
 //! `cargo run -p vault-examples --bin submit-actix -- --addr 127.0.0.1:0 --demo-keys keys.json`
+//!
+//! With `--callback-url URL [--callback-secret whsec_...]` every new job is announced by a
+//! signed `job.created` callback (see `callback-receiver`), sent after the 201 in the
+//! background.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;

@@ -2,6 +2,10 @@
 //! answers `vault_examples::Submit`'s, so this server and `submit-actix` answer alike.
 //!
 //! `cargo run -p vault-examples --bin submit-axum -- --addr 127.0.0.1:0 --demo-keys keys.json`
+//!
+//! With `--callback-url URL [--callback-secret whsec_...]` every new job is announced by a
+//! signed `job.created` callback (see `callback-receiver`), sent after the 201 in the
+//! background.
 
 use std::sync::Arc;
 

@@ -1,7 +1,10 @@
-//! Command-line flags of the example servers.
+//! Command-line flags of the example programs: the Submit servers ([`ServerArgs`]) and the
+//! callback receiver ([`ReceiverArgs`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use vault_core::callbacks::CallbackSecret;
 
 /// Flags every example server takes.
 #[derive(Clone, Debug)]
@@ -10,9 +13,15 @@ pub struct ServerArgs {
     pub addr: SocketAddr,
     /// `--demo-keys FILE`: write demo tokens there as JSON.
     pub demo_keys: Option<PathBuf>,
+    /// `--callback-url URL`: POST a signed `job.created` callback there for each new job.
+    pub callback_url: Option<String>,
+    /// `--callback-secret whsec_...`: the secret callbacks are signed with (without it, one is
+    /// generated at start and printed on stderr). `Debug` shows it redacted.
+    pub callback_secret: Option<CallbackSecret>,
 }
 
-const USAGE: &str = "usage: [--addr HOST:PORT] [--demo-keys FILE]";
+const USAGE: &str = "usage: [--addr HOST:PORT] [--demo-keys FILE] [--callback-url URL] \
+                     [--callback-secret whsec_...]";
 
 impl ServerArgs {
     /// Parses flags (without the program name). `Err` carries a message for the user.
@@ -20,6 +29,8 @@ impl ServerArgs {
         let mut parsed = Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             demo_keys: None,
+            callback_url: None,
+            callback_secret: None,
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -33,6 +44,18 @@ impl ServerArgs {
                         .map_err(|_| format!("--addr {text:?} is not HOST:PORT; {USAGE}"))?;
                 }
                 "--demo-keys" => parsed.demo_keys = Some(PathBuf::from(value("--demo-keys")?)),
+                "--callback-url" => {
+                    let url = value("--callback-url")?;
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        return Err(format!(
+                            "--callback-url {url:?} is not an http(s) URL; {USAGE}"
+                        ));
+                    }
+                    parsed.callback_url = Some(url);
+                }
+                "--callback-secret" => {
+                    parsed.callback_secret = Some(secret("--callback-secret", value)?);
+                }
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown flag {other:?}; {USAGE}")),
             }
@@ -49,12 +72,125 @@ impl ServerArgs {
     }
 }
 
+/// Reads a `whsec_...` value; the message never repeats it (it is a secret).
+fn secret(
+    flag: &str,
+    mut value: impl FnMut(&str) -> Result<String, String>,
+) -> Result<CallbackSecret, String> {
+    value(flag)?
+        .parse()
+        .map_err(|error| format!("{flag}: {error} (expected whsec_ followed by base64)"))
+}
+
+/// Flags of the `callback-receiver` example.
+#[derive(Clone, Debug)]
+pub struct ReceiverArgs {
+    /// `--addr HOST:PORT` (port 0 picks a free port). Default `127.0.0.1:8090`.
+    pub addr: SocketAddr,
+    /// `--secret whsec_...` (required): the secret senders sign with.
+    pub secret: CallbackSecret,
+}
+
+const RECEIVER_USAGE: &str = "usage: --secret whsec_... [--addr HOST:PORT]";
+
+impl ReceiverArgs {
+    /// Parses flags (without the program name). `Err` carries a message for the user.
+    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
+        let mut addr = SocketAddr::from(([127, 0, 0, 1], 8090));
+        let mut secret_flag = None;
+        let mut args = args.into_iter();
+        while let Some(flag) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .ok_or(format!("{name} needs a value; {RECEIVER_USAGE}"))
+            };
+            match flag.as_str() {
+                "--addr" => {
+                    let text = value("--addr")?;
+                    addr = text.parse().map_err(|_| {
+                        format!("--addr {text:?} is not HOST:PORT; {RECEIVER_USAGE}")
+                    })?;
+                }
+                "--secret" => secret_flag = Some(secret("--secret", value)?),
+                "-h" | "--help" => return Err(RECEIVER_USAGE.to_owned()),
+                other => return Err(format!("unknown flag {other:?}; {RECEIVER_USAGE}")),
+            }
+        }
+        let secret = secret_flag.ok_or(format!("--secret is required; {RECEIVER_USAGE}"))?;
+        Ok(Self { addr, secret })
+    }
+
+    /// Parses the process's own flags, or prints the problem and exits with status 2.
+    pub fn from_env() -> Self {
+        Self::parse(std::env::args().skip(1)).unwrap_or_else(|message| {
+            eprintln!("{message}");
+            std::process::exit(2)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
     fn parse(args: &[&str]) -> Result<ServerArgs, String> {
         ServerArgs::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    fn parse_receiver(args: &[&str]) -> Result<ReceiverArgs, String> {
+        ReceiverArgs::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn callback_flags_are_read_and_the_secret_stays_hidden() {
+        let args = parse(&[
+            "--callback-url",
+            "http://127.0.0.1:9/hooks",
+            "--callback-secret",
+            SECRET,
+        ])
+        .unwrap();
+        assert_eq!(
+            args.callback_url.as_deref(),
+            Some("http://127.0.0.1:9/hooks")
+        );
+        assert_eq!(args.callback_secret.unwrap().expose_secret(), SECRET);
+        let shown = format!("{:?}", parse(&["--callback-secret", SECRET]).unwrap());
+        assert!(!shown.contains("MfKQ"), "{shown}");
+        let defaults = parse(&[]).unwrap();
+        assert!(defaults.callback_url.is_none() && defaults.callback_secret.is_none());
+    }
+
+    #[test]
+    fn bad_callback_flags_are_explained_without_echoing_the_secret() {
+        assert!(
+            parse(&["--callback-url", "ftp://x"])
+                .unwrap_err()
+                .contains("http(s)")
+        );
+        let error = parse(&["--callback-secret", "whsec_!!notbase64secret"]).unwrap_err();
+        assert!(
+            error.contains("whsec_") && !error.contains("notbase64"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_receiver_needs_a_secret() {
+        let args = parse_receiver(&["--addr", "127.0.0.1:0", "--secret", SECRET]).unwrap();
+        assert_eq!(args.addr.port(), 0);
+        assert!(
+            parse_receiver(&["--addr", "127.0.0.1:0"])
+                .unwrap_err()
+                .contains("--secret is required")
+        );
+        assert!(
+            parse_receiver(&["--wat"])
+                .unwrap_err()
+                .contains("unknown flag")
+        );
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! What the example programs share, so each framework's server only wires routes: flags,
-//! logging, the Submit job store and its rules, demo keys, and the `listening on` line.
+//! logging, the Submit job store and its rules, demo keys, the `job.created` callbacks, and
+//! the `listening on` line.
 
 pub mod args;
+pub mod callbacks;
 pub mod demo;
 pub mod jobs;
 pub mod submit;
 
-pub use args::ServerArgs;
+pub use args::{ReceiverArgs, ServerArgs};
+pub use callbacks::JobCallbacks;
 pub use demo::DemoKeys;
 pub use jobs::{Job, JobError, Jobs};
 pub use submit::{Reply, Submit};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use vault_core::{ApiKeys, MemoryStore, Pepper, Principal};
 
-use crate::{DemoKeys, JobError, Jobs, ServerArgs};
+use crate::{DemoKeys, JobCallbacks, JobError, Jobs, ServerArgs};
 
 /// The `realm` of the Submit servers' `WWW-Authenticate` challenges.
 pub const REALM: &str = "submit";
@@ -50,11 +50,13 @@ impl Reply {
     }
 }
 
-/// A Submit server's state: the key service (keys in memory for now) and the jobs.
+/// A Submit server's state: the key service (keys in memory for now), the jobs, and the
+/// `job.created` callbacks if `--callback-url` asked for them.
 #[derive(Debug)]
 pub struct Submit {
     keys: ApiKeys,
     jobs: Jobs,
+    callbacks: Option<JobCallbacks>,
 }
 
 impl Submit {
@@ -75,7 +77,13 @@ impl Submit {
         Ok(Self {
             keys,
             jobs: Jobs::default(),
+            callbacks: JobCallbacks::from_args(args)?,
         })
+    }
+
+    /// The `job.created` callbacks, if configured (their delivery record).
+    pub fn callbacks(&self) -> Option<&JobCallbacks> {
+        self.callbacks.as_ref()
     }
 
     /// The key service, for the framework's auth middleware.
@@ -90,9 +98,18 @@ impl Submit {
 
     /// `POST /api/jobs` for a verified `caller`: 201 with the job, or 400 for a body that is
     /// not JSON. Takes the raw body so no framework's JSON extractor answers instead.
+    ///
+    /// With callbacks configured, `job.created` goes out on a background task: the 201 never
+    /// waits for the receiver (call within a Tokio runtime).
     pub fn create_job(&self, caller: &Principal, body: &[u8]) -> Reply {
         match self.jobs.create(caller, body) {
-            Ok(job) => Reply::json(201, &job),
+            Ok(job) => {
+                if let Some(callbacks) = &self.callbacks {
+                    // Detached: the task records its own outcome.
+                    drop(callbacks.job_created(&job));
+                }
+                Reply::json(201, &job)
+            }
             Err(error) => Reply::problem(&error),
         }
     }

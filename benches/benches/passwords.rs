@@ -1,7 +1,9 @@
 //! Passwords: Argon2id hash and verify at the default (OWASP) parameters through `Passwords`
 //! beside raw `argon2`, the memory that N hashes at once hold, and whether 64 concurrent
-//! verifications stall the async runtime (the lateness of a 1 ms tick running beside them).
-//! Run: `cargo bench -p vault-benches --bench passwords`.
+//! verifications stall the async runtime (the lateness of a 1 ms tick running beside them),
+//! with the default bound (cores - 1) and bounds of 1 and 2.
+//! Run: `cargo bench -p vault-benches --bench passwords`; only the memory and stall parts:
+//! `cargo bench -p vault-benches --bench passwords -- no-criterion-bench-matches-this`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -102,12 +104,15 @@ fn memory(rt: &tokio::runtime::Runtime, bound: usize, baseline: u64) {
     });
     let peak = peak_rss_kib().unwrap_or(0);
     let per_hash = f64::from(HashParams::OWASP.memory_kib) / 1024.0;
+    let stats = passwords.stats();
     println!(
         "memory: 16 hashes, at most {bound} at once: peak RSS {:.1} MiB above the baseline \
-         (params say {per_hash:.0} MiB per hash, x{bound} = {:.0} MiB); {} ran at most",
+         (params say {per_hash:.0} MiB per hash, x{bound} = {:.0} MiB); {} ran at most, \
+         in {} pooled buffers",
         (peak.saturating_sub(baseline)) as f64 / 1024.0,
         per_hash * bound as f64,
-        passwords.stats().peak_in_flight,
+        stats.peak_in_flight,
+        stats.memory_buffers,
     );
 }
 
@@ -175,8 +180,9 @@ fn stall(inline: bool, bound: Option<usize>) {
             "inline on the async workers (naive)".to_owned()
         } else {
             format!(
-                "through Passwords, at most {} at once",
-                passwords.max_concurrent_hashes()
+                "through Passwords, at most {} at once{}",
+                passwords.max_concurrent_hashes(),
+                if bound.is_none() { " (default)" } else { "" }
             )
         },
         elapsed.as_secs_f64(),
@@ -203,7 +209,8 @@ fn main() {
     drop(rt);
 
     stall(false, None);
-    stall(false, Some(cores));
+    stall(false, Some(1));
+    stall(false, Some(2));
     stall(true, None);
 
     let mut criterion = Criterion::default().configure_from_args();

@@ -342,15 +342,86 @@ async fn the_bound_is_never_exceeded_under_load() {
 }
 
 #[test]
-fn the_default_bound_is_twice_the_cores() {
+fn the_default_bound_leaves_one_core_for_the_runtime() {
     let cores = std::thread::available_parallelism().unwrap().get();
-    assert_eq!(fast().max_concurrent_hashes(), 2 * cores);
+    assert_eq!(fast().max_concurrent_hashes(), (cores - 1).max(1));
     let zero = Passwords::builder()
         .params(HashParams::INSECURE_FAST)
         .max_concurrent_hashes(0)
         .build()
         .unwrap();
     assert_eq!(zero.max_concurrent_hashes(), 1, "at least one");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hashing_memory_is_never_more_buffers_than_the_bound() {
+    let passwords = Passwords::builder()
+        .params(HashParams {
+            memory_kib: 4096,
+            ..HashParams::INSECURE_FAST
+        })
+        .max_concurrent_hashes(2)
+        .build()
+        .unwrap();
+    assert_eq!(
+        passwords.stats().memory_buffers,
+        1,
+        "the dummy hash at build took the first"
+    );
+    let stored = passwords
+        .hash(secret("storm of sign-ins here"))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let passwords = passwords.clone();
+            let stored = stored.clone();
+            tokio::spawn(async move {
+                match i % 3 {
+                    0 => passwords
+                        .hash(secret("storm of sign-ins here"))
+                        .await
+                        .map(drop),
+                    1 => passwords
+                        .verify(secret("storm of sign-ins here"), Some(&stored))
+                        .await
+                        .map(|verified| assert!(verified.matched)),
+                    _ => passwords
+                        .verify(secret("storm of sign-ins here"), None)
+                        .await
+                        .map(drop),
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let stats = passwords.stats();
+    assert!(
+        (1..=2).contains(&stats.memory_buffers),
+        "{} buffers for a bound of 2",
+        stats.memory_buffers
+    );
+    assert_eq!(stats.temporary_buffers, 0);
+    assert_eq!(stats.in_flight, 0);
+}
+
+#[tokio::test]
+async fn an_imported_hash_bigger_than_the_pooled_buffers_verifies_in_a_buffer_of_its_own() {
+    // The pooled buffers are 64 KiB; this argon2-cffi hash asks for 1 MiB.
+    let passwords = fast();
+    let stored: PasswordHash = IMPORTED_NFD.parse().unwrap();
+    let decomposed = "cafe\u{301} cre\u{300}me bru\u{302}le\u{301}e, de\u{301}compose\u{301}";
+    let before = passwords.stats();
+    let verified = passwords
+        .verify(secret(decomposed), Some(&stored))
+        .await
+        .unwrap();
+    assert!(verified.matched);
+    let after = passwords.stats();
+    assert!(after.temporary_buffers > before.temporary_buffers);
+    assert_eq!(after.memory_buffers, 1, "the pool did not grow");
 }
 
 // --- configuration ----------------------------------------------------------------------

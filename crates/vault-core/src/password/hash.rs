@@ -1,13 +1,16 @@
 //! Stored password hashes (PHC strings) and the blocking work on them: hashing with a fresh
 //! salt, verifying against any Argon2 variant, and deciding whether a hash needs an upgrade.
+//! Both compute in a slot's pooled memory (`memory`), never in a fresh allocation per hash.
 
 use std::fmt;
 use std::str::FromStr;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Params, Version};
+use subtle::ConstantTimeEq;
 
 use super::PasswordDefect;
+use super::memory::Slot;
 use super::params::{
     HashParams, MAX_STORED_ITERATIONS, MAX_STORED_MEMORY_KIB, MAX_STORED_PARALLELISM,
 };
@@ -103,6 +106,10 @@ fn malformed() -> Error {
     Error::Password(PasswordDefect::MalformedHash)
 }
 
+fn hashing_failed() -> Error {
+    Error::Password(PasswordDefect::HashingFailed)
+}
+
 /// Parses and checks a PHC string: an Argon2 variant, a known version, a salt and an output,
 /// parameters within the verification limits.
 fn parsed(phc: &str) -> Result<argon2::PasswordHash, Error> {
@@ -124,30 +131,73 @@ fn parsed(phc: &str) -> Result<argon2::PasswordHash, Error> {
     Ok(hash)
 }
 
-/// Hashes `password` (already NFKC) with a fresh salt from the OS CSPRNG. Blocking.
-pub(crate) fn hash_blocking(params: &HashParams, password: &[u8]) -> Result<PasswordHash, Error> {
+/// Hashes `password` (already NFKC) with a fresh salt from the OS CSPRNG, in the slot's
+/// memory. Blocking.
+pub(crate) fn hash_blocking(
+    params: &HashParams,
+    password: &[u8],
+    slot: &mut Slot,
+) -> Result<PasswordHash, Error> {
     use rand::TryRng;
     let mut salt = [0u8; SALT_LEN];
     rand::rngs::SysRng
         .try_fill_bytes(&mut salt)
         .map_err(|_| Error::Randomness)?;
-    let argon2 = params.argon2().map_err(Error::Password)?;
-    let hash = argon2
-        .hash_password_with_salt(password, &salt)
-        .map_err(|_| Error::Password(PasswordDefect::HashingFailed))?;
-    Ok(PasswordHash(hash.to_string()))
+    hash_with_salt(params, password, &salt, slot)
 }
 
-/// Whether `password` matches `stored`, with the stored hash's own algorithm and parameters.
-/// Blocking.
-pub(crate) fn verify_blocking(stored: &PasswordHash, password: &[u8]) -> Result<bool, Error> {
+fn hash_with_salt(
+    params: &HashParams,
+    password: &[u8],
+    salt: &[u8],
+    slot: &mut Slot,
+) -> Result<PasswordHash, Error> {
+    let argon2 = params.argon2().map_err(Error::Password)?;
+    let mut output = [0u8; OUTPUT_LEN];
+    slot.with_blocks(argon2.params().block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password, salt, &mut output, blocks)
+    })
+    .map_err(|_| hashing_failed())?;
+    let phc = argon2::PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params()).map_err(|_| hashing_failed())?,
+        salt: Some(Salt::new(salt).map_err(|_| hashing_failed())?),
+        hash: Some(Output::new(&output).map_err(|_| hashing_failed())?),
+    };
+    Ok(PasswordHash(phc.to_string()))
+}
+
+/// Whether `password` matches `stored`: Argon2 again with the stored hash's own algorithm,
+/// version, parameters, salt and output length, in the slot's memory, compared in constant
+/// time. Blocking.
+pub(crate) fn verify_blocking(
+    stored: &PasswordHash,
+    password: &[u8],
+    slot: &mut Slot,
+) -> Result<bool, Error> {
     let hash = parsed(stored.as_str())?;
-    // The parameters come from the PHC string; the instance's own are ignored.
-    match Argon2::default().verify_password(password, &hash) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-        Err(_) => Err(Error::Password(PasswordDefect::HashingFailed)),
-    }
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return Err(malformed());
+    };
+    let algorithm = Algorithm::try_from(hash.algorithm.as_str()).map_err(|_| malformed())?;
+    // No `v=` field means version 0x13, as in the reference implementation and argon2.
+    let version = hash
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|_| malformed())?
+        .unwrap_or_default();
+    // Carries the stored output length, so the output computed below has the same.
+    let params = Params::try_from(&hash).map_err(|_| malformed())?;
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut computed = [0u8; Output::MAX_LENGTH];
+    let computed = &mut computed[..expected.len()];
+    slot.with_blocks(argon2.params().block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password, salt, computed, blocks)
+    })
+    .map_err(|_| hashing_failed())?;
+    Ok(computed.ct_eq(expected.as_bytes()).into())
 }
 
 /// Whether `stored` was made with anything but argon2id v19 at exactly `current`, a 16-byte
@@ -173,7 +223,53 @@ pub(crate) fn needs_rehash(stored: &PasswordHash, current: &HashParams) -> bool 
 
 #[cfg(test)]
 mod tests {
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
     use super::*;
+    use crate::password::memory::HashingSlots;
+
+    fn in_a_slot<T>(work: impl FnOnce(&mut Slot) -> T) -> T {
+        let slots = HashingSlots::new(1, HashParams::INSECURE_FAST.memory_kib as usize);
+        work(&mut slots.try_acquire().unwrap())
+    }
+
+    fn hash_blocking(params: &HashParams, password: &[u8]) -> Result<PasswordHash, Error> {
+        in_a_slot(|slot| super::hash_blocking(params, password, slot))
+    }
+
+    #[test]
+    fn pooled_hashes_are_exactly_the_argon2_crateʼs() {
+        let salt = *b"sixteen byte sal";
+        for params in [
+            HashParams::INSECURE_FAST,
+            HashParams {
+                memory_kib: 256,
+                iterations: 3,
+                parallelism: 2,
+            },
+        ] {
+            // Bigger than the slot's buffer for the second: a temporary buffer, same result.
+            let ours = in_a_slot(|slot| hash_with_salt(&params, b"same input", &salt, slot));
+            let theirs = params
+                .argon2()
+                .unwrap()
+                .hash_password_with_salt(b"same input", &salt)
+                .unwrap()
+                .to_string();
+            assert_eq!(ours.unwrap().as_str(), theirs);
+        }
+    }
+
+    #[test]
+    fn pooled_verification_agrees_with_the_argon2_crate() {
+        let stored = hash_blocking(&HashParams::INSECURE_FAST, b"right password").unwrap();
+        let parsed = argon2::PasswordHash::new(stored.as_str()).unwrap();
+        for (password, expected) in [(&b"right password"[..], true), (b"wrong password", false)] {
+            let ours = in_a_slot(|slot| verify_blocking(&stored, password, slot)).unwrap();
+            let theirs = Argon2::default().verify_password(password, &parsed).is_ok();
+            assert_eq!((ours, theirs), (expected, expected));
+        }
+    }
 
     #[test]
     fn debug_shows_the_algorithm_and_parameters_only() {

@@ -27,6 +27,7 @@ mod breach;
 #[cfg(feature = "breach-http")]
 mod breach_http;
 mod hash;
+mod memory;
 mod normalize;
 mod params;
 mod passwords;

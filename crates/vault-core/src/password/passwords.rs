@@ -1,18 +1,18 @@
 //! [`Passwords`]: the service the accounts code calls. Argon2 runs on Tokio's blocking pool,
-//! never on an async worker, and at most N at once: each hash holds `m` KiB, so a sign-in
-//! storm queues on the semaphore instead of exhausting memory.
+//! never on an async worker, and at most N at once, each in one of N pooled buffers of `m`
+//! KiB: a sign-in storm queues on the semaphore instead of exhausting memory.
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use super::PasswordDefect;
 use super::breach::{BreachCheck, OnBreachCheckFailure, PasswordDigest};
 use super::hash::{self, PasswordHash, Verified};
+use super::memory::{HashingSlots, Slot};
 use super::normalize::nfkc;
 use super::params::HashParams;
 use super::policy::{PasswordPolicy, PolicyContext};
@@ -28,7 +28,7 @@ struct Inner {
     params: HashParams,
     policy: PasswordPolicy,
     max_concurrent: usize,
-    permits: Arc<Semaphore>,
+    slots: HashingSlots,
     counters: Arc<Counters>,
     /// Made once with the current parameters: unknown users are verified against it, so they
     /// cost what a known user with a wrong password costs.
@@ -46,6 +46,12 @@ pub struct HashingStats {
     pub in_flight: usize,
     /// The most that ever ran at once; never above the configured maximum.
     pub peak_in_flight: usize,
+    /// Argon2 memory buffers allocated, each of the current parameters' `memory_kib`, reused
+    /// from one hash to the next; never above the configured maximum.
+    pub memory_buffers: usize,
+    /// Verifications of stored hashes whose parameters need more memory than a pooled
+    /// buffer has (imported hashes): each allocated a buffer for itself, freed right after.
+    pub temporary_buffers: u64,
 }
 
 #[derive(Default)]
@@ -98,8 +104,15 @@ impl PasswordsBuilder {
         self
     }
 
-    /// How many hashes or verifications may run at once (default: twice the available
-    /// parallelism). Peak hashing memory is this times `memory_kib`; more requests wait.
+    /// How many hashes or verifications may run at once (at least 1). Peak hashing memory
+    /// is this times `memory_kib` (one pooled buffer each); more requests wait.
+    ///
+    /// Default: the available parallelism minus one, at least 1. Argon2 is all CPU: with a
+    /// hash on every core the async workers wait for the OS scheduler, and everything else
+    /// the runtime does stalls behind the hashes (on 2 cores, a 1 ms tick beside 64
+    /// verifications was 5-8 ms late at p99 with 4 at once, under 2 ms with 1; see
+    /// BENCHMARKS.md). One core stays for the runtime; set more where hashing throughput
+    /// matters more than latency.
     pub fn max_concurrent_hashes(mut self, max: usize) -> Self {
         self.max_concurrent = Some(max);
         self
@@ -120,7 +133,7 @@ impl PasswordsBuilder {
     /// Checks the configuration and makes the dummy hash for unknown users (one hash's time,
     /// on the calling thread).
     pub fn build(self) -> Result<Passwords, Error> {
-        self.params.argon2().map_err(Error::Password)?;
+        let argon2 = self.params.argon2().map_err(Error::Password)?;
         let policy = self.policy;
         if policy.min_single_factor == 0
             || policy.min_with_second_factor == 0
@@ -132,22 +145,27 @@ impl PasswordsBuilder {
         }
         let max_concurrent = self
             .max_concurrent
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() * 2))
+            .unwrap_or_else(default_max_concurrent)
             .max(1);
+        let slots = HashingSlots::new(max_concurrent, argon2.params().block_count());
         let dummy = {
             use rand::TryRng;
             let mut throwaway = Zeroizing::new([0u8; 32]);
             rand::rngs::SysRng
                 .try_fill_bytes(throwaway.as_mut())
                 .map_err(|_| Error::Randomness)?;
-            hash::hash_blocking(&self.params, throwaway.as_ref())?
+            // Nobody else holds a slot yet.
+            let mut slot = slots
+                .try_acquire()
+                .ok_or(Error::Password(PasswordDefect::HashingFailed))?;
+            hash::hash_blocking(&self.params, throwaway.as_ref(), &mut slot)?
         };
         Ok(Passwords {
             inner: Arc::new(Inner {
                 params: self.params,
                 policy,
                 max_concurrent,
-                permits: Arc::new(Semaphore::new(max_concurrent)),
+                slots,
                 counters: Arc::default(),
                 dummy,
                 breach: self.breach,
@@ -155,6 +173,11 @@ impl PasswordsBuilder {
             }),
         })
     }
+}
+
+/// The available parallelism minus the core left to the async runtime, at least 1.
+fn default_max_concurrent() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1).max(1))
 }
 
 impl Passwords {
@@ -176,14 +199,14 @@ impl Passwords {
         let params = self.inner.params;
         let max = self.inner.policy.max;
         let counters = Arc::clone(&self.inner.counters);
-        self.blocking(move || {
+        self.blocking(move |slot| {
             let normalized = nfkc(password.expose_secret());
             drop(password);
             if normalized.chars().count() > max {
                 return Err(Error::Password(PasswordDefect::TooLong { max }));
             }
             counters.ran();
-            hash::hash_blocking(&params, normalized.as_bytes())
+            hash::hash_blocking(&params, normalized.as_bytes(), slot)
         })
         .await
     }
@@ -210,7 +233,7 @@ impl Passwords {
         let params = self.inner.params;
         let stored = stored.cloned();
         let inner = Arc::clone(&self.inner);
-        self.blocking(move || {
+        self.blocking(move |slot| {
             let raw = password.expose_secret();
             let normalized = nfkc(raw);
             let mut candidates: Vec<&[u8]> = vec![normalized.as_bytes()];
@@ -220,13 +243,13 @@ impl Passwords {
             let Some(stored) = stored else {
                 for candidate in candidates {
                     inner.counters.ran();
-                    hash::verify_blocking(&inner.dummy, candidate)?;
+                    hash::verify_blocking(&inner.dummy, candidate, slot)?;
                 }
                 return Ok(Verified::NO_MATCH);
             };
             for (i, candidate) in candidates.into_iter().enumerate() {
                 inner.counters.ran();
-                if hash::verify_blocking(&stored, candidate)? {
+                if hash::verify_blocking(&stored, candidate, slot)? {
                     return Ok(Verified {
                         matched: true,
                         needs_rehash: i > 0 || hash::needs_rehash(&stored, &params),
@@ -291,24 +314,23 @@ impl Passwords {
             argon2_runs: counters.runs.load(Ordering::Relaxed),
             in_flight: counters.in_flight.load(Ordering::SeqCst),
             peak_in_flight: counters.peak.load(Ordering::SeqCst),
+            memory_buffers: self.inner.slots.buffers(),
+            temporary_buffers: self.inner.slots.temporary_buffers(),
         }
     }
 
-    /// Runs `work` on the blocking pool once a permit is free. The permit moves into the
-    /// task, so a caller that gives up does not free it before the memory is.
+    /// Runs `work` on the blocking pool once a slot (a permit and its pooled memory) is
+    /// free. The slot moves into the task, so a caller that gives up does not free it before
+    /// the computation ends.
     async fn blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+        work: impl FnOnce(&mut Slot) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let permit = Arc::clone(&self.inner.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Password(PasswordDefect::HashingFailed))?;
+        let mut slot = self.inner.slots.acquire().await?;
         let counters = Arc::clone(&self.inner.counters);
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
             let _in_flight = counters.enter();
-            work()
+            work(&mut slot)
         })
         .await
         .map_err(|_| Error::Password(PasswordDefect::HashingFailed))?

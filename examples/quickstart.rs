@@ -1,8 +1,10 @@
-//! The Vault in one minute: issue a key, verify it, rotate one and revoke one, and print what
-//! happened. `cargo run --example quickstart`
+//! The Vault in one minute: `cargo run --example quickstart`.
 //!
-//! Keys live in memory here and the pepper is generated at start, so nothing survives the
-//! process; the `vault-sqlx` stores keep them in SQLite or PostgreSQL.
+//! First a tour in memory (issue a key, verify it, rotate one and revoke one, with a clock
+//! moved by hand so a rotation overlap ends at once), then the Submit example API served on
+//! `--addr` (default `127.0.0.1:8080`) with its keys in `--database-url` (default the SQLite
+//! file `vault.db`, pepper beside it in `vault.db.pepper`). Demo keys are issued on the first
+//! run into `vault-demo-keys.json` (or `--demo-keys FILE`) and keep working after restarts.
 
 use std::sync::Arc;
 
@@ -13,24 +15,18 @@ use vault_core::{
     UserId, WorkspaceId,
 };
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let args = vault_examples::ServerArgs::from_env();
+    // Logs go to stderr; stdout is the tour and the server's lines.
+    vault_examples::log_to_stderr();
 
     // A manual clock lets the demo show a rotation overlap ending without waiting a day.
     let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-    let pepper = match Pepper::from_env("VAULT_PEPPER") {
-        Ok(pepper) => pepper,
-        Err(_) => {
-            println!("VAULT_PEPPER is not set: using a pepper generated for this run");
-            Pepper::generate()?
-        }
-    };
-    let keys = ApiKeys::builder(Arc::new(MemoryStore::new()), &pepper)
+    // The tour's keys live in memory under a pepper of its own; the server below keeps its
+    // keys (and pepper) in the database.
+    println!("a tour in memory:");
+    let keys = ApiKeys::builder(Arc::new(MemoryStore::new()), &Pepper::generate()?)
         .clock(clock.clone())
         .build();
 
@@ -94,7 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         verdict(keys.verify(rotated.expose_token(), &create_jobs).await)
     );
 
-    println!("keys of the workspace:");
+    println!("keys of the tour's workspace:");
     for key in keys.list(workspace).await? {
         println!(
             "  {}  {:<11} {:<8} {:?}",
@@ -104,5 +100,53 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             key.permissions
         );
     }
+    serve(args).await
+}
+
+/// Serves the Submit API on the persistent store, with demo keys issued on the first run.
+async fn serve(
+    args: vault_examples::ServerArgs,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let keys_file = args
+        .demo_keys
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("vault-demo-keys.json"));
+    let first_run = !keys_file.exists();
+    let start_args = vault_examples::ServerArgs {
+        demo_keys: first_run.then(|| keys_file.clone()),
+        ..args.clone()
+    };
+    let submit = Arc::new(vault_examples::Submit::start(&start_args).await?);
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let addr = listener.local_addr()?;
+    println!();
+    println!("the Submit API, keys in {}:", args.database_url);
+    vault_examples::announce(addr);
+    if first_run {
+        println!(
+            "demo keys written to {} (shown once: keep the file private)",
+            keys_file.display()
+        );
+    } else {
+        println!(
+            "demo keys from an earlier run: {} (still valid: they live in the database)",
+            keys_file.display()
+        );
+    }
+    println!("try it:");
+    println!(
+        "  KEY=$(sed -n 's/.*\"production_full\": \"\\(.*\\)\".*/\\1/p' {})",
+        keys_file.display()
+    );
+    println!(
+        "  curl -i -X POST http://{addr}/api/jobs -H \"Authorization: Bearer $KEY\" -d '{{\"kind\":\"report\"}}'"
+    );
+    println!("  curl -i -X POST http://{addr}/api/jobs   # no key: 401 missing_api_key");
+    println!("stop with Ctrl-C");
+    axum::serve(listener, vault_examples::axum_app::router(submit))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }

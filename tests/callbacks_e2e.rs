@@ -128,11 +128,14 @@ impl Submit {
         let keys_file = dir.0.join("demo-keys.json");
         let url = format!("http://{}/callbacks", receiver.addr);
         let keys_path = keys_file.to_str().expect("a UTF-8 temp path");
+        let database = format!("sqlite://{}", dir.0.join("vault.db").display());
         let process = Process::start(
             binary,
             &[
                 "--addr",
                 "127.0.0.1:0",
+                "--database-url",
+                &database,
                 "--demo-keys",
                 keys_path,
                 "--callback-url",

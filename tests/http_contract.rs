@@ -13,12 +13,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+static NEXT_DIR: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A server process, killed when dropped.
 struct Server {
     child: Child,
     addr: SocketAddr,
     keys: Value,
-    _dir: TempDir,
+    dir: Option<TempDir>,
 }
 
 struct TempDir(PathBuf);
@@ -32,15 +34,26 @@ impl Drop for TempDir {
 impl Server {
     fn start(binary: &str) -> Self {
         let dir = std::env::temp_dir().join(format!(
-            "vault-contract-{}-{}",
+            "vault-contract-{}-{}-{}",
             std::process::id(),
-            binary.rsplit('/').next().unwrap_or("server")
+            binary.rsplit('/').next().unwrap_or("server"),
+            NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("a temp dir");
-        let keys_file = dir.join("demo-keys.json");
-        let mut child = Command::new(binary)
-            .args(["--addr", "127.0.0.1:0", "--demo-keys"])
-            .arg(&keys_file)
+        Self::start_in(binary, TempDir(dir), true)
+    }
+
+    /// Starts `binary` on the SQLite database in `dir`; with `demo_keys`, writes new demo keys
+    /// there, otherwise reads the ones a previous run wrote.
+    fn start_in(binary: &str, dir: TempDir, demo_keys: bool) -> Self {
+        let keys_file = dir.0.join("demo-keys.json");
+        let database = format!("sqlite://{}", dir.0.join("vault.db").display());
+        let mut command = Command::new(binary);
+        command.args(["--addr", "127.0.0.1:0", "--database-url", &database]);
+        if demo_keys {
+            command.arg("--demo-keys").arg(&keys_file);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -63,7 +76,7 @@ impl Server {
             child,
             addr,
             keys,
-            _dir: TempDir(dir),
+            dir: Some(dir),
         }
     }
 
@@ -119,6 +132,15 @@ impl Server {
 
     fn bearer(&self, key: &str) -> Vec<u8> {
         format!("Bearer {}", self.key(key)).into_bytes()
+    }
+}
+
+impl Server {
+    /// Stops the process and hands back its directory (database, demo keys).
+    fn stop(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.dir.take().expect("the directory is taken once")
     }
 }
 
@@ -505,6 +527,29 @@ fn run_contract(binary: &str) {
         "{binary} broke the contract:\n{}",
         r.0.join("\n")
     );
+}
+
+/// Keys and their pepper live in the SQLite file: a key issued before a restart works after.
+fn keys_survive_a_restart(binary: &str) {
+    let first = Server::start(binary);
+    let key = first.bearer("production_full");
+    assert_eq!(first.create_job(&key).status, 201);
+    let again = Server::start_in(binary, first.stop(), false);
+    let after = again.create_job(&key);
+    assert_eq!(
+        after.status, 201,
+        "{binary}: a key from before the restart: {after:?}"
+    );
+}
+
+#[test]
+fn submit_axum_keeps_keys_across_restarts() {
+    keys_survive_a_restart(env!("CARGO_BIN_EXE_submit-axum"));
+}
+
+#[test]
+fn submit_actix_keeps_keys_across_restarts() {
+    keys_survive_a_restart(env!("CARGO_BIN_EXE_submit-actix"));
 }
 
 #[test]

@@ -13,6 +13,9 @@ pub struct ServerArgs {
     pub addr: SocketAddr,
     /// `--demo-keys FILE`: write demo tokens there as JSON.
     pub demo_keys: Option<PathBuf>,
+    /// `--database-url URL`: `sqlite://FILE` (default `sqlite://vault.db`), `postgres://…`,
+    /// or `memory:`.
+    pub database_url: String,
     /// `--callback-url URL`: POST a signed `job.created` callback there for each new job.
     pub callback_url: Option<String>,
     /// `--callback-secret whsec_...`: the secret callbacks are signed with (without it, one is
@@ -20,7 +23,7 @@ pub struct ServerArgs {
     pub callback_secret: Option<CallbackSecret>,
 }
 
-const USAGE: &str = "usage: [--addr HOST:PORT] [--demo-keys FILE] [--callback-url URL] \
+const USAGE: &str = "usage: [--addr HOST:PORT] [--database-url URL] [--demo-keys FILE] [--callback-url URL] \
                      [--callback-secret whsec_...]";
 
 impl ServerArgs {
@@ -29,6 +32,7 @@ impl ServerArgs {
         let mut parsed = Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             demo_keys: None,
+            database_url: crate::database::DEFAULT_DATABASE_URL.to_owned(),
             callback_url: None,
             callback_secret: None,
         };
@@ -43,6 +47,7 @@ impl ServerArgs {
                         .parse()
                         .map_err(|_| format!("--addr {text:?} is not HOST:PORT; {USAGE}"))?;
                 }
+                "--database-url" => parsed.database_url = value("--database-url")?,
                 "--demo-keys" => parsed.demo_keys = Some(PathBuf::from(value("--demo-keys")?)),
                 "--callback-url" => {
                     let url = value("--callback-url")?;

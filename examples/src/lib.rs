@@ -3,7 +3,9 @@
 //! the `listening on` line.
 
 pub mod args;
+pub mod axum_app;
 pub mod callbacks;
+pub mod database;
 pub mod demo;
 pub mod jobs;
 pub mod submit;

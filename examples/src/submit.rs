@@ -2,9 +2,7 @@
 //! it gives after authentication, as status, content type and body. Each framework's server
 //! only routes requests here and writes the [`Reply`] out, so both answer byte for byte alike.
 
-use std::sync::Arc;
-
-use vault_core::{ApiKeys, MemoryStore, Pepper, Principal};
+use vault_core::{ApiKeys, Principal};
 
 use crate::{DemoKeys, JobCallbacks, JobError, Jobs, ServerArgs};
 
@@ -60,17 +58,14 @@ pub struct Submit {
 }
 
 impl Submit {
-    /// Starts the state: a memory key store under `VAULT_PEPPER` (or a pepper generated for
-    /// this run), and the demo keys written to `--demo-keys` if asked, before the server
+    /// Starts the state: the key store of `--database-url` (SQLite by default, see
+    /// [`crate::database::open`]), and the demo keys written to `--demo-keys` if asked, before the server
     /// announces itself (tests read the file once they see the `listening on` line).
     pub async fn start(
         args: &ServerArgs,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let pepper = match Pepper::from_env("VAULT_PEPPER") {
-            Ok(pepper) => pepper,
-            Err(_) => Pepper::generate()?,
-        };
-        let keys = ApiKeys::builder(Arc::new(MemoryStore::new()), &pepper).build();
+        let (store, pepper) = crate::database::open(&args.database_url).await?;
+        let keys = ApiKeys::builder(store, &pepper).build();
         if let Some(path) = &args.demo_keys {
             DemoKeys::issue(&keys).await?.write(path)?;
         }
@@ -141,9 +136,11 @@ mod tests {
     #[tokio::test]
     async fn a_created_job_is_answered_201_and_readable_by_its_workspace() {
         let kit = TestKeys::new();
-        let submit = Submit::start(&ServerArgs::parse(Vec::new()).unwrap())
-            .await
-            .unwrap();
+        let submit = Submit::start(
+            &ServerArgs::parse(["--database-url".to_owned(), "memory:".to_owned()]).unwrap(),
+        )
+        .await
+        .unwrap();
         let caller = caller(&kit).await;
         let created = submit.create_job(&caller, br#"{"file":"a.pdf"}"#);
         assert_eq!((created.status, created.content_type), (201, JSON));
@@ -158,9 +155,11 @@ mod tests {
     #[tokio::test]
     async fn bad_json_and_unknown_jobs_are_problems() {
         let kit = TestKeys::new();
-        let submit = Submit::start(&ServerArgs::parse(Vec::new()).unwrap())
-            .await
-            .unwrap();
+        let submit = Submit::start(
+            &ServerArgs::parse(["--database-url".to_owned(), "memory:".to_owned()]).unwrap(),
+        )
+        .await
+        .unwrap();
         let caller = caller(&kit).await;
         let bad = submit.create_job(&caller, b"{nope");
         assert_eq!((bad.status, bad.content_type), (400, PROBLEM_JSON));

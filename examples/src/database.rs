@@ -1,0 +1,115 @@
+//! Where the example servers keep their keys: SQLite by default (one file, kept across
+//! restarts), PostgreSQL for many instances, or memory (`memory:`) for throwaway runs; and
+//! the pepper that goes with the data.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vault_core::{KeyStore, MemoryStore, Pepper};
+use vault_sqlx::{CachedKeyStore, KeyCacheConfig, SqlStore};
+
+/// The database when `--database-url` is not given: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://vault.db";
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Opens the key store named by `url` (migrated, with a verification cache) and the pepper
+/// its hashes were made with.
+///
+/// The pepper comes from `VAULT_PEPPER` (base64, 32+ bytes). Without it, a SQLite database
+/// keeps one in a file beside it (`vault.db.pepper`, owner-only), created on first start, so
+/// keys survive restarts; PostgreSQL needs `VAULT_PEPPER` (every instance must share it);
+/// `memory:` generates one per run.
+pub async fn open(url: &str) -> Result<(Arc<dyn KeyStore>, Pepper), BoxError> {
+    if url == "memory:" {
+        return Ok((
+            Arc::new(MemoryStore::new()),
+            pepper_or(|| Ok(Pepper::generate()?))?,
+        ));
+    }
+    let store = SqlStore::connect(url).await?;
+    let pepper = match sqlite_path(url) {
+        Some(path) => pepper_or(|| pepper_file(&pepper_path(&path)))?,
+        None => Pepper::from_env("VAULT_PEPPER").map_err(|e| {
+            format!("{e} (PostgreSQL needs VAULT_PEPPER, shared by every instance)")
+        })?,
+    };
+    let cached = CachedKeyStore::listening(store, KeyCacheConfig::default());
+    Ok((Arc::new(cached), pepper))
+}
+
+fn pepper_or(fallback: impl FnOnce() -> Result<Pepper, BoxError>) -> Result<Pepper, BoxError> {
+    match std::env::var("VAULT_PEPPER") {
+        Ok(text) => Ok(Pepper::from_base64(&text)?),
+        Err(_) => fallback(),
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+fn pepper_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".pepper");
+    PathBuf::from(name)
+}
+
+/// Reads the pepper file, or creates it (owner-only) with a new random pepper.
+fn pepper_file(path: &Path) -> Result<Pepper, BoxError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Pepper::from_base64(&text)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let pepper = Pepper::generate()?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            std::io::Write::write_all(&mut options.open(path)?, pepper.to_base64().as_bytes())?;
+            eprintln!(
+                "created {} (keep it with the database: keys verify only with it)",
+                path.display()
+            );
+            Ok(pepper)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_path("sqlite://vault.db"),
+            Some(PathBuf::from("vault.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://h/db"), None);
+        assert_eq!(
+            pepper_path(Path::new("/tmp/x.db")),
+            PathBuf::from("/tmp/x.db.pepper")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_database_keeps_its_pepper_across_opens() {
+        let dir = std::env::temp_dir().join(format!("vault-db-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("v.db").display());
+        let (_, first) = open(&url).await.unwrap();
+        let (_, second) = open(&url).await.unwrap();
+        assert_eq!(first.to_base64(), second.to_base64());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

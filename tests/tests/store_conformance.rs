@@ -1,6 +1,7 @@
-//! One conformance suite for the stores: every documented behaviour of `KeyStore` and
-//! `AccountStore`, and the races the database must settle, run against the memory store,
-//! SQLite (a temp file) and PostgreSQL (a schema of its own per test, dropped at the end).
+//! One conformance suite for the stores: every documented behaviour of `KeyStore`,
+//! `AccountStore` and `AccessStore`, and the races the database must settle, run against the
+//! memory store, SQLite (a temp file) and PostgreSQL (a schema of its own per test, dropped
+//! at the end).
 //! PostgreSQL must be reachable (`VAULT_TEST_POSTGRES_URL`): without it these tests fail.
 
 mod support;
@@ -10,6 +11,10 @@ use std::sync::Arc;
 use support::{Ctx, Kind, Stores, run};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+use vault_core::access::{
+    AccessDefect, Grant, GrantSource, Grantee, Group, GroupId, HeldGrant, Invitation, InvitationId,
+    InvitationStatus, Member, Subscription, TwoFactorPolicy, Workspace, WorkspaceRole,
+};
 use vault_core::accounts::{
     CodeAttempt, Email, SecretHash, SessionRecord, ThrottleRule, TokenPurpose, TokenRecord,
     TwoFactorState, User,
@@ -929,6 +934,711 @@ async fn concurrent_reservations_never_exceed_the_limit(ctx: Ctx) {
     assert_eq!(allowed, 5);
 }
 
+// ---------------------------------------------------------------- access
+
+fn workspace_named(name: &str, owner: UserId) -> (Workspace, Member) {
+    let id = WorkspaceId::random();
+    let workspace = Workspace {
+        id,
+        name: name.into(),
+        created_by: owner,
+        created_at: T0,
+        two_factor: TwoFactorPolicy::default(),
+    };
+    let member = Member {
+        workspace_id: id,
+        user_id: owner,
+        role: WorkspaceRole::Owner,
+        joined_at: T0,
+    };
+    (workspace, member)
+}
+
+/// A stored workspace and its owner.
+async fn workspace(s: &dyn Stores) -> (WorkspaceId, UserId) {
+    let owner = UserId::random();
+    let (workspace, member) = workspace_named("Acme", owner);
+    let id = workspace.id;
+    s.create_workspace(workspace, member).await.unwrap();
+    (id, owner)
+}
+
+fn invitation(
+    workspace: WorkspaceId,
+    role: WorkspaceRole,
+    created_at: OffsetDateTime,
+) -> Invitation {
+    Invitation {
+        id: InvitationId::random(),
+        workspace_id: workspace,
+        email: "ada@example.com".into(),
+        role,
+        invited_by: UserId::random(),
+        created_at,
+        expires_at: created_at + Duration::days(7),
+        token_hash: rand_bytes(),
+        accepted_at: None,
+        accepted_by: None,
+        revoked_at: None,
+    }
+}
+
+/// A new member of `workspace` with `role`, brought in through an invitation.
+async fn join(s: &dyn Stores, workspace: WorkspaceId, role: WorkspaceRole) -> UserId {
+    let invited = invitation(workspace, role, T0);
+    s.insert_invitation(invited.clone()).await.unwrap();
+    let user = UserId::random();
+    s.accept_invitation(invited.id, user, T0).await.unwrap();
+    user
+}
+
+fn group(workspace: WorkspaceId, name: &str) -> Group {
+    Group {
+        id: GroupId::random(),
+        workspace_id: workspace,
+        name: name.into(),
+        created_by: UserId::random(),
+        created_at: T0,
+    }
+}
+
+fn grant(workspace: WorkspaceId, grantee: Grantee, product: &str, role: &str) -> Grant {
+    Grant {
+        workspace_id: workspace,
+        grantee,
+        product: product.parse().unwrap(),
+        role: role.parse().unwrap(),
+        granted_by: UserId::random(),
+        granted_at: T0,
+    }
+}
+
+fn refusal<T: std::fmt::Debug>(result: Result<T, Error>) -> AccessDefect {
+    match result {
+        Err(Error::Access(defect)) => defect,
+        other => panic!("expected an access refusal, got {other:?}"),
+    }
+}
+
+async fn workspaces_round_trip_and_change(ctx: Ctx) {
+    let s = &*ctx.store;
+    let owner = UserId::random();
+    let (zeta, zeta_owner) = workspace_named("Zeta", owner);
+    let (acme, acme_owner) = workspace_named("Acme", owner);
+    s.create_workspace(zeta.clone(), zeta_owner.clone())
+        .await
+        .unwrap();
+    s.create_workspace(acme.clone(), acme_owner).await.unwrap();
+    assert!(matches!(
+        s.create_workspace(zeta.clone(), zeta_owner).await,
+        Err(Error::Conflict(_))
+    ));
+    assert_eq!(s.find_workspace(zeta.id).await.unwrap(), Some(zeta.clone()));
+    assert_eq!(s.find_workspace(WorkspaceId::random()).await.unwrap(), None);
+
+    let renamed = s.rename_workspace(zeta.id, "Zeta Labs").await.unwrap();
+    assert_eq!(renamed.name, "Zeta Labs");
+    let policy = TwoFactorPolicy {
+        owners_and_admins: true,
+        sensitive_roles: false,
+    };
+    let changed = s.set_two_factor_policy(zeta.id, policy).await.unwrap();
+    assert_eq!(changed.two_factor, policy);
+    assert_eq!(changed.name, "Zeta Labs");
+    assert_eq!(s.find_workspace(zeta.id).await.unwrap(), Some(changed));
+    let unknown = WorkspaceId::random();
+    assert_eq!(
+        refusal(s.rename_workspace(unknown, "x").await),
+        AccessDefect::NotAMember
+    );
+    assert_eq!(
+        refusal(s.set_two_factor_policy(unknown, policy).await),
+        AccessDefect::NotAMember
+    );
+
+    let names: Vec<_> = s
+        .workspaces_of(owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.workspace.name, m.role))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Acme".to_owned(), WorkspaceRole::Owner),
+            ("Zeta Labs".to_owned(), WorkspaceRole::Owner)
+        ]
+    );
+    assert!(s.workspaces_of(UserId::random()).await.unwrap().is_empty());
+}
+
+async fn members_keep_joining_order_and_the_last_owner(ctx: Ctx) {
+    let s = &*ctx.store;
+    let (ws, owner) = workspace(s).await;
+    let ada = join(s, ws, WorkspaceRole::Member).await;
+    let bob = join(s, ws, WorkspaceRole::Admin).await;
+    let order: Vec<_> = s
+        .list_members(ws)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.user_id)
+        .collect();
+    assert_eq!(order, [owner, ada, bob]);
+    let found = s.find_member(ws, bob).await.unwrap().unwrap();
+    assert_eq!((found.role, found.joined_at), (WorkspaceRole::Admin, T0));
+    assert_eq!(s.find_member(ws, UserId::random()).await.unwrap(), None);
+
+    assert_eq!(
+        refusal(s.change_member_role(ws, owner, WorkspaceRole::Admin).await),
+        AccessDefect::LastOwner
+    );
+    assert_eq!(
+        refusal(s.remove_member(ws, owner).await),
+        AccessDefect::LastOwner
+    );
+    // Promoting the last owner to owner is no demotion.
+    s.change_member_role(ws, owner, WorkspaceRole::Owner)
+        .await
+        .unwrap();
+    let before = s
+        .change_member_role(ws, ada, WorkspaceRole::Owner)
+        .await
+        .unwrap();
+    assert_eq!(before.role, WorkspaceRole::Member);
+    // Two owners now: either may step down, not both.
+    s.change_member_role(ws, owner, WorkspaceRole::Member)
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(s.remove_member(ws, ada).await),
+        AccessDefect::LastOwner
+    );
+    assert_eq!(
+        refusal(
+            s.change_member_role(ws, UserId::random(), WorkspaceRole::Admin)
+                .await
+        ),
+        AccessDefect::UserNotAMember
+    );
+    assert_eq!(
+        refusal(s.remove_member(ws, UserId::random()).await),
+        AccessDefect::UserNotAMember
+    );
+    assert_eq!(
+        refusal(s.remove_member(WorkspaceId::random(), ada).await),
+        AccessDefect::UserNotAMember
+    );
+    // Order is kept through a role change; a removed member who comes back is last.
+    let removed = s.remove_member(ws, bob).await.unwrap();
+    assert_eq!(removed.user_id, bob);
+    let again = invitation(ws, WorkspaceRole::Member, T0);
+    s.insert_invitation(again.clone()).await.unwrap();
+    s.accept_invitation(again.id, bob, T0).await.unwrap();
+    let order: Vec<_> = s
+        .list_members(ws)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| (m.user_id, m.role))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (owner, WorkspaceRole::Member),
+            (ada, WorkspaceRole::Owner),
+            (bob, WorkspaceRole::Member)
+        ]
+    );
+}
+
+async fn removing_a_member_takes_their_groups_and_direct_grants(ctx: Ctx) {
+    let s = &*ctx.store;
+    let (ws, _) = workspace(s).await;
+    let ada = join(s, ws, WorkspaceRole::Member).await;
+    let bob = join(s, ws, WorkspaceRole::Member).await;
+    let team = group(ws, "Team");
+    s.insert_group(team.clone()).await.unwrap();
+    for user in [ada, bob] {
+        assert!(s.add_group_member(ws, team.id, user).await.unwrap());
+        s.insert_grant(grant(ws, Grantee::User(user), "submit", "viewer"))
+            .await
+            .unwrap();
+    }
+    s.insert_grant(grant(ws, Grantee::Group(team.id), "submit", "submitter"))
+        .await
+        .unwrap();
+    assert_eq!(s.grants_held_by(ws, ada).await.unwrap().len(), 2);
+
+    s.remove_member(ws, ada).await.unwrap();
+    assert!(s.grants_held_by(ws, ada).await.unwrap().is_empty());
+    assert_eq!(s.group_members(ws, team.id).await.unwrap(), [bob]);
+    let left: Vec<_> = s
+        .list_grants(ws)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.grantee)
+        .collect();
+    assert_eq!(left, [Grantee::User(bob), Grantee::Group(team.id)]);
+    assert_eq!(s.grants_held_by(ws, bob).await.unwrap().len(), 2);
+    assert_eq!(
+        refusal(
+            s.insert_grant(grant(ws, Grantee::User(ada), "submit", "viewer"))
+                .await
+        ),
+        AccessDefect::UserNotAMember
+    );
+    assert_eq!(
+        refusal(s.add_group_member(ws, team.id, ada).await),
+        AccessDefect::UserNotAMember
+    );
+}
+
+async fn invitations_are_stored_listed_and_revoked(ctx: Ctx) {
+    let s = &*ctx.store;
+    let (ws, _) = workspace(s).await;
+    let late = invitation(ws, WorkspaceRole::Admin, T0 + Duration::seconds(1));
+    let early = invitation(ws, WorkspaceRole::Member, T0);
+    for i in [
+        &late,
+        &early,
+        &invitation(WorkspaceId::random(), WorkspaceRole::Member, T0),
+    ] {
+        s.insert_invitation(i.clone()).await.unwrap();
+    }
+    assert!(matches!(
+        s.insert_invitation(early.clone()).await,
+        Err(Error::Conflict(_))
+    ));
+    assert_eq!(
+        s.find_invitation(late.id).await.unwrap(),
+        Some(late.clone())
+    );
+    assert_eq!(
+        s.find_invitation(InvitationId::random()).await.unwrap(),
+        None
+    );
+    let ids: Vec<_> = s
+        .list_invitations(ws)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(ids, [early.id, late.id]);
+
+    let at = T0 + Duration::hours(1);
+    let revoked = s.revoke_invitation(early.id, at).await.unwrap();
+    assert_eq!(revoked.revoked_at, Some(at));
+    assert_eq!(s.find_invitation(early.id).await.unwrap(), Some(revoked));
+    assert_eq!(
+        refusal(s.revoke_invitation(early.id, at).await),
+        AccessDefect::InvitationRevoked
+    );
+    assert_eq!(
+        refusal(s.revoke_invitation(late.id, late.expires_at).await),
+        AccessDefect::InvitationExpired
+    );
+    assert_eq!(
+        refusal(s.revoke_invitation(InvitationId::random(), at).await),
+        AccessDefect::InvitationUnknown
+    );
+}
+
+async fn accepting_rechecks_the_invitation_in_one_step(ctx: Ctx) {
+    let s = &*ctx.store;
+    let (ws, owner) = workspace(s).await;
+    let used = invitation(ws, WorkspaceRole::Admin, T0);
+    s.insert_invitation(used.clone()).await.unwrap();
+    let ada = UserId::random();
+    let at = T0 + Duration::minutes(5);
+    let member = s.accept_invitation(used.id, ada, at).await.unwrap();
+    assert_eq!(
+        member,
+        Member {
+            workspace_id: ws,
+            user_id: ada,
+            role: WorkspaceRole::Admin,
+            joined_at: at
+        }
+    );
+    assert_eq!(s.find_member(ws, ada).await.unwrap(), Some(member));
+    let stored = s.find_invitation(used.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.accepted_at, stored.accepted_by),
+        (Some(at), Some(ada))
+    );
+    assert_eq!(
+        refusal(s.accept_invitation(used.id, UserId::random(), at).await),
+        AccessDefect::InvitationUsed
+    );
+
+    let late = invitation(ws, WorkspaceRole::Member, T0);
+    s.insert_invitation(late.clone()).await.unwrap();
+    assert_eq!(
+        refusal(
+            s.accept_invitation(late.id, UserId::random(), late.expires_at)
+                .await
+        ),
+        AccessDefect::InvitationExpired
+    );
+    let revoked = invitation(ws, WorkspaceRole::Member, T0);
+    s.insert_invitation(revoked.clone()).await.unwrap();
+    s.revoke_invitation(revoked.id, T0).await.unwrap();
+    assert_eq!(
+        refusal(s.accept_invitation(revoked.id, UserId::random(), T0).await),
+        AccessDefect::InvitationRevoked
+    );
+    assert_eq!(
+        refusal(s.accept_invitation(InvitationId::random(), ada, T0).await),
+        AccessDefect::InvitationUnknown
+    );
+    let nowhere = invitation(WorkspaceId::random(), WorkspaceRole::Member, T0);
+    s.insert_invitation(nowhere.clone()).await.unwrap();
+    assert_eq!(
+        refusal(s.accept_invitation(nowhere.id, ada, T0).await),
+        AccessDefect::InvitationUnknown
+    );
+    // A member accepting another invitation is refused, and the invitation stays pending.
+    let for_owner = invitation(ws, WorkspaceRole::Member, T0);
+    s.insert_invitation(for_owner.clone()).await.unwrap();
+    assert_eq!(
+        refusal(s.accept_invitation(for_owner.id, owner, T0).await),
+        AccessDefect::AlreadyMember
+    );
+    let pending = s.find_invitation(for_owner.id).await.unwrap().unwrap();
+    assert_eq!(pending.status(T0), InvitationStatus::Pending);
+    assert_eq!(s.list_members(ws).await.unwrap().len(), 2);
+}
+
+async fn groups_have_unique_names_and_only_members(ctx: Ctx) {
+    let s = &*ctx.store;
+    let (ws, owner) = workspace(s).await;
+    let ada = join(s, ws, WorkspaceRole::Member).await;
+    let ops = group(ws, "Operations");
+    s.insert_group(ops.clone()).await.unwrap();
+    assert!(matches!(
+        s.insert_group(ops.clone()).await,
+        Err(Error::Conflict(_))
+    ));
+    assert_eq!(
+        refusal(s.insert_group(group(ws, "OPERATIONS")).await),
+        AccessDefect::NameTaken
+    );
+    // Another workspace may use the name.
+    s.insert_group(group(WorkspaceId::random(), "Operations"))
+        .await
+        .unwrap();
+    let billing = group(ws, "Billing");
+    s.insert_group(billing.clone()).await.unwrap();
+    assert_eq!(s.find_group(ws, ops.id).await.unwrap(), Some(ops.clone()));
+    assert_eq!(
+        s.find_group(WorkspaceId::random(), ops.id).await.unwrap(),
+        None
+    );
+    let names: Vec<_> = s
+        .list_groups(ws)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(names, ["Billing", "Operations"]);
+
+    assert_eq!(
+        refusal(s.rename_group(ws, billing.id, "operations").await),
+        AccessDefect::NameTaken
+    );
+    assert_eq!(
+        refusal(s.rename_group(ws, GroupId::random(), "x").await),
+        AccessDefect::GroupUnknown
+    );
+    let renamed = s.rename_group(ws, ops.id, "OPS").await.unwrap();
+    assert_eq!(renamed.name, "OPS");
+    s.rename_group(ws, ops.id, "ops").await.unwrap();
+
+    assert!(s.add_group_member(ws, ops.id, ada).await.unwrap());
+    assert!(!s.add_group_member(ws, ops.id, ada).await.unwrap());
+    assert!(s.add_group_member(ws, ops.id, owner).await.unwrap());
+    let mut expected = vec![ada, owner];
+    expected.sort();
+    assert_eq!(s.group_members(ws, ops.id).await.unwrap(), expected);
+    assert_eq!(
+        refusal(s.add_group_member(ws, ops.id, UserId::random()).await),
+        AccessDefect::UserNotAMember
+    );
+    assert_eq!(
+        refusal(s.add_group_member(ws, GroupId::random(), ada).await),
+        AccessDefect::GroupUnknown
+    );
+    assert!(s.remove_group_member(ws, ops.id, ada).await.unwrap());
+    assert!(!s.remove_group_member(ws, ops.id, ada).await.unwrap());
+    assert_eq!(
+        refusal(s.remove_group_member(ws, GroupId::random(), ada).await),
+        AccessDefect::GroupUnknown
+    );
+    assert_eq!(
+        refusal(s.group_members(ws, GroupId::random()).await),
+        AccessDefect::GroupUnknown
+    );
+}
+
+async fn deleting_a_group_takes_its_memberships_and_grants(ctx: Ctx) {
+    let s = &*ctx.store;
+    let (ws, _) = workspace(s).await;
+    let ada = join(s, ws, WorkspaceRole::Member).await;
+    let ops = group(ws, "Operations");
+    s.insert_group(ops.clone()).await.unwrap();
+    s.add_group_member(ws, ops.id, ada).await.unwrap();
+    s.insert_grant(grant(ws, Grantee::Group(ops.id), "submit", "viewer"))
+        .await
+        .unwrap();
+    s.insert_grant(grant(ws, Grantee::User(ada), "submit", "viewer"))
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(s.delete_group(WorkspaceId::random(), ops.id).await),
+        AccessDefect::GroupUnknown
+    );
+    assert_eq!(s.delete_group(ws, ops.id).await.unwrap(), ops);
+    assert_eq!(s.find_group(ws, ops.id).await.unwrap(), None);
+    assert_eq!(
+        refusal(s.group_members(ws, ops.id).await),
+        AccessDefect::GroupUnknown
+    );
+    let left: Vec<_> = s
+        .list_grants(ws)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.grantee)
+        .collect();
+    assert_eq!(left, [Grantee::User(ada)]);
+    assert_eq!(
+        refusal(s.delete_group(ws, ops.id).await),
+        AccessDefect::GroupUnknown
+    );
+    // A new group of the same name starts empty.
+    let again = group(ws, "Operations");
+    s.insert_group(again.clone()).await.unwrap();
+    assert!(s.group_members(ws, again.id).await.unwrap().is_empty());
+}
+
+async fn subscriptions_are_replaced_per_product(ctx: Ctx) {
+    let s = &*ctx.store;
+    let ws = WorkspaceId::random();
+    let sub = |product: &str, active: bool, at: OffsetDateTime| Subscription {
+        workspace_id: ws,
+        product: product.parse().unwrap(),
+        active,
+        changed_by: UserId::random(),
+        changed_at: at,
+    };
+    s.set_subscription(sub("submit", true, T0)).await.unwrap();
+    s.set_subscription(sub("manage", true, T0)).await.unwrap();
+    let off = sub("submit", false, T0 + Duration::hours(1));
+    s.set_subscription(off.clone()).await.unwrap();
+    let submit = "submit".parse().unwrap();
+    assert_eq!(s.find_subscription(ws, &submit).await.unwrap(), Some(off));
+    assert_eq!(
+        s.find_subscription(WorkspaceId::random(), &submit)
+            .await
+            .unwrap(),
+        None
+    );
+    let listed: Vec<_> = s
+        .list_subscriptions(ws)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.product.as_str().to_owned(), s.active))
+        .collect();
+    assert_eq!(
+        listed,
+        [("manage".to_owned(), true), ("submit".to_owned(), false)]
+    );
+}
+
+async fn grants_are_unique_oldest_first_and_held_through_groups(ctx: Ctx) {
+    let s = &*ctx.store;
+    let (ws, _) = workspace(s).await;
+    let ada = join(s, ws, WorkspaceRole::Member).await;
+    let ops = group(ws, "Operations");
+    s.insert_group(ops.clone()).await.unwrap();
+    s.add_group_member(ws, ops.id, ada).await.unwrap();
+    let direct = grant(ws, Grantee::User(ada), "submit", "viewer");
+    let through_group = grant(ws, Grantee::Group(ops.id), "submit", "submitter");
+    let other_role = grant(ws, Grantee::User(ada), "manage", "reader");
+    assert!(s.insert_grant(direct.clone()).await.unwrap());
+    assert!(s.insert_grant(through_group.clone()).await.unwrap());
+    let mut again = direct.clone();
+    again.granted_at = T0 + Duration::days(1);
+    assert!(!s.insert_grant(again).await.unwrap());
+    assert!(s.insert_grant(other_role.clone()).await.unwrap());
+    assert_eq!(
+        s.list_grants(ws).await.unwrap(),
+        [direct.clone(), through_group.clone(), other_role.clone()]
+    );
+    assert_eq!(
+        refusal(
+            s.insert_grant(grant(
+                ws,
+                Grantee::Group(GroupId::random()),
+                "submit",
+                "viewer"
+            ))
+            .await
+        ),
+        AccessDefect::GroupUnknown
+    );
+
+    let held = s.grants_held_by(ws, ada).await.unwrap();
+    assert_eq!(
+        held,
+        [
+            HeldGrant {
+                grant: direct.clone(),
+                source: GrantSource::Direct
+            },
+            HeldGrant {
+                grant: through_group.clone(),
+                source: GrantSource::Group {
+                    id: ops.id,
+                    name: "Operations".into()
+                }
+            },
+            HeldGrant {
+                grant: other_role.clone(),
+                source: GrantSource::Direct
+            },
+        ]
+    );
+    assert!(
+        s.grants_held_by(ws, UserId::random())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.grants_held_by(WorkspaceId::random(), ada)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert!(
+        s.delete_grant(ws, &direct.grantee, &direct.product, &direct.role)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.delete_grant(ws, &direct.grantee, &direct.product, &direct.role)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.grants_held_by(ws, ada).await.unwrap().len(), 2);
+    // Taken out of the group, the group's grant no longer reaches them.
+    s.remove_group_member(ws, ops.id, ada).await.unwrap();
+    assert_eq!(s.grants_held_by(ws, ada).await.unwrap().len(), 1);
+}
+
+async fn two_concurrent_acceptances_of_one_invitation_make_one_member(ctx: Ctx) {
+    for _ in 0..5 {
+        let (ws, _) = workspace(&*ctx.store).await;
+        let invited = invitation(ws, WorkspaceRole::Member, T0);
+        ctx.store.insert_invitation(invited.clone()).await.unwrap();
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let store = ctx.store.clone();
+                tokio::spawn(async move {
+                    store
+                        .accept_invitation(invited.id, UserId::random(), T0)
+                        .await
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(member) => winners.push(member.user_id),
+                Err(err) => assert_eq!(refusal::<()>(Err(err)), AccessDefect::InvitationUsed),
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        assert_eq!(ctx.store.list_members(ws).await.unwrap().len(), 2);
+        let stored = ctx
+            .store
+            .find_invitation(invited.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.accepted_by, Some(winners[0]));
+    }
+}
+
+async fn concurrent_demotions_of_the_last_two_owners_leave_one(ctx: Ctx) {
+    for round in 0..5 {
+        let (ws, first) = workspace(&*ctx.store).await;
+        let second = join(&*ctx.store, ws, WorkspaceRole::Owner).await;
+        let tasks: Vec<_> = [first, second]
+            .into_iter()
+            .map(|user| {
+                let store = ctx.store.clone();
+                tokio::spawn(async move {
+                    if round % 2 == 0 {
+                        store
+                            .change_member_role(ws, user, WorkspaceRole::Admin)
+                            .await
+                            .map(|_| ())
+                    } else {
+                        store.remove_member(ws, user).await.map(|_| ())
+                    }
+                })
+            })
+            .collect();
+        let mut refused = 0;
+        for task in tasks {
+            if let Err(err) = task.await.unwrap() {
+                assert_eq!(refusal::<()>(Err(err)), AccessDefect::LastOwner);
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 1, "exactly one of the two steps down");
+        let owners = ctx
+            .store
+            .list_members(ws)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.role == WorkspaceRole::Owner)
+            .count();
+        assert_eq!(owners, 1);
+    }
+}
+
+async fn a_member_removed_while_being_granted_holds_nothing(ctx: Ctx) {
+    // Removal and a grant to the same member race; whatever the order, no grant outlives
+    // the membership.
+    for _ in 0..5 {
+        let (ws, _) = workspace(&*ctx.store).await;
+        let ada = join(&*ctx.store, ws, WorkspaceRole::Member).await;
+        let (a, b) = (ctx.store.clone(), ctx.store.clone());
+        let remove = tokio::spawn(async move { a.remove_member(ws, ada).await.map(|_| ()) });
+        let give = tokio::spawn(async move {
+            b.insert_grant(grant(ws, Grantee::User(ada), "submit", "viewer"))
+                .await
+                .map(|_| ())
+        });
+        remove.await.unwrap().unwrap();
+        if let Err(err) = give.await.unwrap() {
+            assert_eq!(refusal::<()>(Err(err)), AccessDefect::UserNotAMember);
+        }
+        assert!(ctx.store.list_grants(ws).await.unwrap().is_empty());
+    }
+}
+
 // ---------------------------------------------------------------- durability
 
 async fn data_survives_a_reconnect(mut ctx: Ctx) {
@@ -990,4 +1700,16 @@ conformance!(
     attempts_lock_at_the_limit_and_clear_on_success,
     concurrent_reservations_never_exceed_the_limit,
     data_survives_a_reconnect,
+    workspaces_round_trip_and_change,
+    members_keep_joining_order_and_the_last_owner,
+    removing_a_member_takes_their_groups_and_direct_grants,
+    invitations_are_stored_listed_and_revoked,
+    accepting_rechecks_the_invitation_in_one_step,
+    groups_have_unique_names_and_only_members,
+    deleting_a_group_takes_its_memberships_and_grants,
+    subscriptions_are_replaced_per_product,
+    grants_are_unique_oldest_first_and_held_through_groups,
+    two_concurrent_acceptances_of_one_invitation_make_one_member,
+    concurrent_demotions_of_the_last_two_owners_leave_one,
+    a_member_removed_while_being_granted_holds_nothing,
 );

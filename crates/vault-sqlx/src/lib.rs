@@ -1,5 +1,5 @@
-//! SQL stores for the Vault: [`SqlStore`] implements [`vault_core::KeyStore`] and
-//! [`vault_core::store::AccountStore`] on SQLite (one file: the embedded default) or
+//! SQL stores for the Vault: [`SqlStore`] implements [`vault_core::KeyStore`],
+//! [`vault_core::store::AccountStore`] and [`vault_core::store::AccessStore`] on SQLite (one file: the embedded default) or
 //! PostgreSQL (many app instances), chosen by URL, with embedded migrations run at connect.
 //! [`CachedKeyStore`] puts a bounded-time cache in front of key lookups, invalidated across
 //! instances through PostgreSQL `LISTEN`/`NOTIFY`.
@@ -23,6 +23,7 @@
 //! unreachable, overloaded or timed-out database is `StoreUnavailable` (verification answers
 //! 503 with `Retry-After`), a taken identity is `Conflict`, anything else `Store`.
 
+mod access;
 mod accounts;
 mod cache;
 mod error;

@@ -45,7 +45,8 @@ impl Default for StoreOptions {
     }
 }
 
-/// A SQL store implementing [`vault_core::KeyStore`] and [`vault_core::store::AccountStore`].
+/// A SQL store implementing [`vault_core::KeyStore`], [`vault_core::store::AccountStore`] and
+/// [`vault_core::store::AccessStore`].
 ///
 /// Cheap to clone: clones share one pool.
 #[derive(Clone, Debug)]

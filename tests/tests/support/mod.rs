@@ -11,13 +11,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 use sqlx::Connection;
-use vault_core::store::AccountStore;
+use vault_core::store::{AccessStore, AccountStore};
 use vault_core::{KeyStore, MemoryStore};
 use vault_sqlx::SqlStore;
 
 /// Every store trait the suite exercises.
-pub trait Stores: KeyStore + AccountStore {}
-impl<T: KeyStore + AccountStore> Stores for T {}
+pub trait Stores: KeyStore + AccountStore + AccessStore {}
+impl<T: KeyStore + AccountStore + AccessStore> Stores for T {}
 
 /// The backend of a fixture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! Interoperability with an independent implementation: the `standardwebhooks` package from
 //! PyPI (`pip install standardwebhooks`). Their signature verifies here and ours verifies
-//! there. A missing `python3` or package fails this test; it never skips.
+//! there. When the package is not installed, the test installs it with pip into Cargo's
+//! temporary directory for tests, so `cargo test` works on a fresh machine; a missing
+//! `python3` (or pip, or the registry) fails this test: it never skips.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -16,11 +18,55 @@ const SCRIPT: &str = concat!(
     "/tests/interop/standard_webhooks.py"
 );
 
+fn python_bin() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// A `PYTHONPATH` under which `standardwebhooks` imports: the system's if it has the package,
+/// otherwise a directory in Cargo's test temp dir where it is installed once.
+fn python_path() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = concat!(env!("CARGO_TARGET_TMPDIR"), "/pydeps");
+        let imports = |path: &str| {
+            Command::new(python_bin())
+                .args(["-c", "import standardwebhooks"])
+                .env("PYTHONPATH", path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if imports(dir) {
+            return dir.to_owned();
+        }
+        let status = Command::new(python_bin())
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+                dir,
+                "standardwebhooks",
+            ])
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run pip (needed for the interop check): {e}"));
+        assert!(
+            status.success() && imports(dir),
+            "could not install the standardwebhooks package"
+        );
+        dir.to_owned()
+    })
+}
+
 /// Runs the Python side on `request`; panics with its stderr if it fails.
 fn python(request: &Value) -> Value {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let python = python_bin();
     let mut child = Command::new(&python)
         .arg(SCRIPT)
+        .env("PYTHONPATH", python_path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -2,7 +2,8 @@
 //! [`vault_core::store::AccountStore`] and [`vault_core::store::AccessStore`] on SQLite (one file: the embedded default) or
 //! PostgreSQL (many app instances), chosen by URL, with embedded migrations run at connect.
 //! [`CachedKeyStore`] puts a bounded-time cache in front of key lookups, invalidated across
-//! instances through PostgreSQL `LISTEN`/`NOTIFY`.
+//! instances through PostgreSQL `LISTEN`/`NOTIFY`. [`SqlStore::spawn_usage_flusher`] writes
+//! the keys' `last_used_at` in batches, off the verification path.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -29,8 +30,10 @@ mod cache;
 mod error;
 mod keys;
 mod store;
+mod usage;
 
 pub use cache::{CachedKeyStore, KeyCacheConfig};
 pub use error::SqlError;
 pub use keys::KEY_CHANGES_CHANNEL;
 pub use store::{BackendKind, SqlStore, StoreOptions};
+pub use usage::UsageFlusher;

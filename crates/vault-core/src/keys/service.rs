@@ -13,6 +13,7 @@ use crate::ids::{KeyId, WorkspaceId};
 use crate::keys::hash::{KeyHasher, Pepper};
 use crate::keys::record::{IssuedKey, KeyMetadata, KeyRecord, KeyStatus, NewKey};
 use crate::keys::token::{self, KeyPrefix, KeyToken};
+use crate::keys::usage::UsageRecorder;
 use crate::requirement::Requirement;
 use crate::store::KeyStore;
 use crate::verdict::{AuthError, InvalidKeyReason, Principal};
@@ -62,6 +63,7 @@ struct Inner {
     hasher: KeyHasher,
     prefix: KeyPrefix,
     subscriptions: Option<Arc<dyn SubscriptionCheck>>,
+    usage: Option<UsageRecorder>,
 }
 
 /// Configures an [`ApiKeys`] service.
@@ -71,6 +73,7 @@ pub struct ApiKeysBuilder {
     hasher: KeyHasher,
     prefix: KeyPrefix,
     subscriptions: Option<Arc<dyn SubscriptionCheck>>,
+    usage: Option<UsageRecorder>,
 }
 
 impl ApiKeysBuilder {
@@ -95,6 +98,15 @@ impl ApiKeysBuilder {
         self
     }
 
+    /// Hands every accepted verification's key id and time to `recorder`, for a writer that
+    /// stores `last_used_at` in batches off the request path (for SQL,
+    /// `vault_sqlx::SqlStore::spawn_usage_flusher`). Recording is a map insert: no store
+    /// write, no `.await`. Without a recorder, verification records nothing.
+    pub fn usage(mut self, recorder: UsageRecorder) -> Self {
+        self.usage = Some(recorder);
+        self
+    }
+
     /// Builds the service.
     pub fn build(self) -> ApiKeys {
         ApiKeys {
@@ -104,6 +116,7 @@ impl ApiKeysBuilder {
                 hasher: self.hasher,
                 prefix: self.prefix,
                 subscriptions: self.subscriptions,
+                usage: self.usage,
             }),
         }
     }
@@ -137,6 +150,7 @@ impl ApiKeys {
             hasher: KeyHasher::new(pepper),
             prefix: KeyPrefix::default(),
             subscriptions: None,
+            usage: None,
         }
     }
 
@@ -238,7 +252,12 @@ impl ApiKeys {
         let verdict = self.decide(&parsed, requirement).await;
         let key_id = parsed.key_id();
         match &verdict {
-            Ok(_) => tracing::debug!(key_id = %key_id, verdict = "accepted", "api key verified"),
+            Ok(_) => {
+                tracing::debug!(key_id = %key_id, verdict = "accepted", "api key verified");
+                if let Some(usage) = &self.inner.usage {
+                    usage.record(key_id, self.inner.clock.now());
+                }
+            }
             Err(AuthError::InvalidKey(InvalidKeyReason::Revoked)) => {
                 // The caller hears "invalid"; the audit trail hears the truth.
                 tracing::warn!(key_id = %key_id, verdict = "invalid_api_key", reason = "revoked", "revoked api key used");

@@ -4,9 +4,9 @@ would flatter the auth layers), and prints a markdown table of medians and ratio
 import os, re, statistics, subprocess, sys, tempfile, urllib.request
 
 BINARY = sys.argv[1]
-DURATION = int(os.environ.get("DURATION", "10"))
+DURATION = int(os.environ.get("DURATION", "5"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "32"))
-ROUNDS = int(os.environ.get("ROUNDS", "3"))
+ROUNDS = int(os.environ.get("ROUNDS", "7"))
 VARIANTS = ["axum-none", "axum-static", "axum-vault", "actix-none", "actix-vault"]
 PIN = os.cpu_count() and os.cpu_count() >= 2 and subprocess.run(["which", "taskset"], capture_output=True).returncode == 0
 
@@ -54,6 +54,7 @@ def run(variant):
     return rps, p99
 
 
+LOAD_BEFORE = " ".join(open("/proc/loadavg").read().split()[:3]) if os.path.exists("/proc/loadavg") else "n/a"
 results = {v: [] for v in VARIANTS}
 for round_ in range(ROUNDS):
     for variant in VARIANTS:
@@ -63,17 +64,21 @@ for round_ in range(ROUNDS):
 
 med = {v: (statistics.median(r for r, _ in xs), statistics.median(p for _, p in xs)) for v, xs in results.items()}
 print(f"\n{ROUNDS} interleaved rounds of {DURATION} s, {CONNECTIONS} connections, wrk -t1; "
-      f"server and wrk pinned to separate cores: {'yes' if PIN else 'no'}\n")
+      f"server and wrk pinned to separate cores: {'yes' if PIN else 'no'}; "
+      f"load average before: {LOAD_BEFORE}\n")
 print("| variant | req/s (median) | p99 ms (median) |")
 print("|---|---:|---:|")
 for v in VARIANTS:
     print(f"| {v} | {med[v][0]:.0f} | {med[v][1]:.3f} |")
-print("\n| ratio (throughput) | value | target |")
-print("|---|---:|---:|")
+print("\nRatios are the median of per-round ratios (each vault run against the baseline run next to")
+print("it in the same round), which cancels most of the drift of a shared machine.\n")
+print("| ratio (throughput) | median | min | max | target |")
+print("|---|---:|---:|---:|---:|")
 for name, a, b, target in [
     ("axum vault / axum static token", "axum-vault", "axum-static", 0.95),
     ("axum vault / axum no auth", "axum-vault", "axum-none", 0.90),
     ("actix vault / actix no auth", "actix-vault", "actix-none", 0.90),
 ]:
-    ratio = med[a][0] / med[b][0]
-    print(f"| {name} | {ratio:.3f} | >= {target} {'(met)' if ratio >= target else '(missed)'} |")
+    ratios = [x[0] / y[0] for x, y in zip(results[a], results[b])]
+    ratio = statistics.median(ratios)
+    print(f"| {name} | {ratio:.3f} | {min(ratios):.3f} | {max(ratios):.3f} | >= {target} {'(met)' if ratio >= target else '(missed)'} |")

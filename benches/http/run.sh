@@ -9,4 +9,4 @@ if ! command -v wrk >/dev/null; then
   { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
 fi
 cargo build --release -q -p vault-benches --bin http-targets
-exec python3 benches/http/compare.py "$(pwd)/target/release/http-targets"
+exec python3 benches/http/compare.py "${CARGO_TARGET_DIR:-$(pwd)/target}/release/http-targets"

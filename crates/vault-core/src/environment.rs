@@ -46,7 +46,12 @@ impl Environment {
 
     /// The environment of a key tag, if it is one.
     pub fn from_tag(tag: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|env| env.tag() == tag)
+        match tag {
+            "dev" => Some(Self::Development),
+            "stg" => Some(Self::Staging),
+            "prod" => Some(Self::Production),
+            _ => None,
+        }
     }
 
     const fn bit(self) -> u8 {

@@ -243,6 +243,11 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
         result
     }
 
+    fn find_key_now(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
+        // A hit needs no I/O: verification takes it without creating a future.
+        self.shared.cache.get(id)
+    }
+
     async fn find_key(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, Error> {
         let shared = &*self.shared;
         if let Some(hit) = shared.cache.get(id) {

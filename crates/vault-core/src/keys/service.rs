@@ -276,15 +276,18 @@ impl ApiKeys {
         if !requirement.accepts(parsed.environment()) {
             return Err(AuthError::WrongEnvironment);
         }
-        let record = inner
-            .store
-            .find_key(&parsed.key_id())
-            .await
-            .map_err(|err| {
-                tracing::error!(error = %err, "key store failed during verification");
-                AuthError::Unavailable
-            })?
-            .ok_or(AuthError::InvalidKey(InvalidKeyReason::UnknownKey))?;
+        let record = match inner.store.find_key_now(&parsed.key_id()) {
+            Some(record) => Some(record),
+            None => inner
+                .store
+                .find_key(&parsed.key_id())
+                .await
+                .map_err(|err| {
+                    tracing::error!(error = %err, "key store failed during verification");
+                    AuthError::Unavailable
+                })?,
+        }
+        .ok_or(AuthError::InvalidKey(InvalidKeyReason::UnknownKey))?;
         if !inner.hasher.matches(parsed.secret(), &record.secret_hash) {
             return Err(AuthError::InvalidKey(InvalidKeyReason::WrongSecret));
         }

@@ -95,9 +95,13 @@ impl<'a> KeyToken<'a> {
             .strip_prefix(prefix.as_str())
             .and_then(|rest| rest.strip_prefix('_'))
             .ok_or(TokenDefect::WrongPrefix)?;
-        let (tag, body) = rest
-            .split_once('_')
+        // Tags are at most 4 characters: look for their `_` only that far.
+        let separator = rest
+            .bytes()
+            .take(5)
+            .position(|b| b == b'_')
             .ok_or(TokenDefect::UnknownEnvironment)?;
+        let (tag, body) = (&rest[..separator], &rest[separator + 1..]);
         let environment = Environment::from_tag(tag).ok_or(TokenDefect::UnknownEnvironment)?;
         if body.len() != BODY_LEN {
             return Err(TokenDefect::WrongLength);
@@ -111,8 +115,10 @@ impl<'a> KeyToken<'a> {
         if expected != u64::from(crc32fast::hash(signed.as_bytes())) {
             return Err(TokenDefect::BadChecksum);
         }
-        let key_id = KeyId::from_bytes(&body.as_bytes()[..KeyId::LEN])
-            .map_err(|_| TokenDefect::BadCharacter)?;
+        let mut id = [0u8; KeyId::LEN];
+        id.copy_from_slice(&body.as_bytes()[..KeyId::LEN]);
+        // Checked above: every byte of the body is base62.
+        let key_id = KeyId::from_checked(id);
         let secret = &body[KeyId::LEN..KeyId::LEN + SECRET_LEN];
         Ok(Self {
             environment,

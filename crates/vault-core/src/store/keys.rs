@@ -21,6 +21,14 @@ pub trait KeyStore: Send + Sync + 'static {
     /// The key with this id, if any. The hot path of every API call.
     async fn find_key(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, Error>;
 
+    /// The key with this id if the store can answer without I/O (memory, a warm cache);
+    /// `None` means "ask [`KeyStore::find_key`]". Verification tries this first, so a hit
+    /// costs no future and no allocation.
+    fn find_key_now(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
+        let _ = id;
+        None
+    }
+
     /// Every key of a workspace, oldest first.
     async fn list_keys(&self, workspace: WorkspaceId) -> Result<Vec<Arc<KeyRecord>>, Error>;
 

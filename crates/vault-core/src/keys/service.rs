@@ -277,7 +277,7 @@ impl ApiKeys {
             return Err(AuthError::WrongEnvironment);
         }
         let record = match inner.store.find_key_now(&parsed.key_id()) {
-            Some(record) => Some(record),
+            Some(record) => record,
             None => inner
                 .store
                 .find_key(&parsed.key_id())
@@ -285,9 +285,42 @@ impl ApiKeys {
                 .map_err(|err| {
                     tracing::error!(error = %err, "key store failed during verification");
                     AuthError::Unavailable
-                })?,
+                })?
+                .ok_or(AuthError::InvalidKey(InvalidKeyReason::UnknownKey))?,
+        };
+        self.judge(parsed, &record, requirement)?;
+        if let Some(subscriptions) = &inner.subscriptions {
+            let m = &record.metadata;
+            let active = subscriptions
+                .is_active(m.workspace_id, &m.product)
+                .await
+                .map_err(|err| {
+                    tracing::error!(error = %err, "subscription check failed during verification");
+                    AuthError::Unavailable
+                })?;
+            if !active {
+                // The product is switched off in this workspace: the key is for a product
+                // the caller may not use here.
+                return Err(AuthError::WrongProduct);
+            }
         }
-        .ok_or(AuthError::InvalidKey(InvalidKeyReason::UnknownKey))?;
+        if let Some(needed) = requirement.permission()
+            && !record.metadata.permissions.allows(needed)
+        {
+            return Err(AuthError::InsufficientPermission(needed.clone()));
+        }
+        Ok(Principal::new(record))
+    }
+
+    /// The synchronous part of the verdict, in the table's order: secret, revoked, expired,
+    /// environment, product.
+    fn judge(
+        &self,
+        parsed: &KeyToken<'_>,
+        record: &KeyRecord,
+        requirement: &Requirement,
+    ) -> Result<(), AuthError> {
+        let inner = &*self.inner;
         if !inner.hasher.matches(parsed.secret(), &record.secret_hash) {
             return Err(AuthError::InvalidKey(InvalidKeyReason::WrongSecret));
         }
@@ -307,26 +340,7 @@ impl ApiKeys {
         if m.product != *requirement.product() {
             return Err(AuthError::WrongProduct);
         }
-        if let Some(subscriptions) = &inner.subscriptions {
-            let active = subscriptions
-                .is_active(m.workspace_id, &m.product)
-                .await
-                .map_err(|err| {
-                    tracing::error!(error = %err, "subscription check failed during verification");
-                    AuthError::Unavailable
-                })?;
-            if !active {
-                // The product is switched off in this workspace: the key is for a product
-                // the caller may not use here.
-                return Err(AuthError::WrongProduct);
-            }
-        }
-        if let Some(needed) = requirement.permission()
-            && !m.permissions.allows(needed)
-        {
-            return Err(AuthError::InsufficientPermission(needed.clone()));
-        }
-        Ok(Principal::new(record))
+        Ok(())
     }
 
     /// Rotates a key: issues its successor (same scope, same expiry) and lets the old key work

@@ -59,6 +59,10 @@ macro_rules! uuid_id {
     };
 }
 
+/// Id types over a UUID, for every aggregate that needs one (access uses it for groups and
+/// invitations).
+pub(crate) use uuid_id;
+
 uuid_id!(
     /// A workspace: the tenant that owns members, subscriptions and API keys.
     WorkspaceId,

@@ -115,6 +115,28 @@ macro_rules! grant_columns {
     };
 }
 
+/// Runs `$body` (an `Outcome`) in a write transaction on `tx`: committed when it answers
+/// `Ok`, rolled back before returning when it answers a refusal or fails, so no lock outlives
+/// the call (a dropped transaction would only be rolled back later, by the pool).
+macro_rules! in_write_tx {
+    ($pool:expr, $pg:expr, |$tx:ident| $body:block) => {{
+        let mut $tx = begin_write!($pool, $pg)?;
+        let outcome: Outcome<_> = async { $body }.await;
+        match outcome {
+            Ok(value) => {
+                $tx.commit().await?;
+                Ok(value)
+            }
+            Err(err) => {
+                // The refusal or first error is the answer; a failed rollback ends the
+                // connection, which rolls back too.
+                $tx.rollback().await.ok();
+                Err(err)
+            }
+        }
+    }};
+}
+
 /// On PostgreSQL, locks the workspace row for the rest of the transaction: every step that
 /// reads membership and then writes takes it first, so they queue per workspace (SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers).
@@ -305,32 +327,33 @@ impl SqlStore {
         let created_at = to_nanos(workspace.created_at)?;
         let joined_at = to_nanos(owner.joined_at)?;
         with_pool!(self, |pool, pg| {
-            let mut tx = begin_write!(pool, pg)?;
-            sqlx::query(
-                "INSERT INTO workspaces (id, name, created_by, created_at, two_factor_admins, \
+            in_write_tx!(pool, pg, |tx| {
+                sqlx::query(
+                    "INSERT INTO workspaces (id, name, created_by, created_at, two_factor_admins, \
                  two_factor_sensitive_roles) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(*workspace.id.as_uuid())
-            .bind(&workspace.name)
-            .bind(*workspace.created_by.as_uuid())
-            .bind(created_at)
-            .bind(workspace.two_factor.owners_and_admins)
-            .bind(workspace.two_factor.sensitive_roles)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict_on_unique("workspace exists"))?;
-            sqlx::query(
-                "INSERT INTO workspace_members (workspace_id, user_id, role, joined_at) \
+                )
+                .bind(*workspace.id.as_uuid())
+                .bind(&workspace.name)
+                .bind(*workspace.created_by.as_uuid())
+                .bind(created_at)
+                .bind(workspace.two_factor.owners_and_admins)
+                .bind(workspace.two_factor.sensitive_roles)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict_on_unique("workspace exists"))?;
+                sqlx::query(
+                    "INSERT INTO workspace_members (workspace_id, user_id, role, joined_at) \
                  VALUES ($1, $2, $3, $4)",
-            )
-            .bind(*owner.workspace_id.as_uuid())
-            .bind(*owner.user_id.as_uuid())
-            .bind(owner.role.as_str())
-            .bind(joined_at)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        });
+                )
+                .bind(*owner.workspace_id.as_uuid())
+                .bind(*owner.user_id.as_uuid())
+                .bind(owner.role.as_str())
+                .bind(joined_at)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            })
+        })?;
         Ok(())
     }
 
@@ -453,62 +476,62 @@ impl SqlStore {
         );
         let (ws, uid) = (*workspace.as_uuid(), *user.as_uuid());
         with_pool!(self, |pool, pg| {
-            let mut tx = begin_write!(pool, pg)?;
-            lock_workspace!(tx, pg, workspace);
-            let owners: Vec<Uuid> = sqlx::query_scalar(OWNERS)
-                .bind(ws)
-                .fetch_all(&mut *tx)
-                .await?;
-            let last_owner = owners.len() == 1 && owners[0] == uid;
-            if role != Some(WorkspaceRole::Owner) && last_owner {
-                return Err(AccessDefect::LastOwner.into());
-            }
-            let before: Option<MemberRow> = sqlx::query_as(MEMBER)
-                .bind(ws)
-                .bind(uid)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let before = before.ok_or(AccessDefect::UserNotAMember)?.into_member()?;
-            match role {
-                Some(role) => {
-                    sqlx::query(
-                        "UPDATE workspace_members SET role = $3 \
-                         WHERE workspace_id = $1 AND user_id = $2",
-                    )
+            in_write_tx!(pool, pg, |tx| {
+                lock_workspace!(tx, pg, workspace);
+                let owners: Vec<Uuid> = sqlx::query_scalar(OWNERS)
+                    .bind(ws)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let last_owner = owners.len() == 1 && owners[0] == uid;
+                if role != Some(WorkspaceRole::Owner) && last_owner {
+                    return Err(AccessDefect::LastOwner.into());
+                }
+                let before: Option<MemberRow> = sqlx::query_as(MEMBER)
                     .bind(ws)
                     .bind(uid)
-                    .bind(role.as_str())
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                }
-                None => {
-                    sqlx::query(
+                let before = before.ok_or(AccessDefect::UserNotAMember)?.into_member()?;
+                match role {
+                    Some(role) => {
+                        sqlx::query(
+                            "UPDATE workspace_members SET role = $3 \
+                         WHERE workspace_id = $1 AND user_id = $2",
+                        )
+                        .bind(ws)
+                        .bind(uid)
+                        .bind(role.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query(
                         "DELETE FROM workspace_members WHERE workspace_id = $1 AND user_id = $2",
                     )
                     .bind(ws)
                     .bind(uid)
                     .execute(&mut *tx)
                     .await?;
-                    sqlx::query(
-                        "DELETE FROM group_members WHERE user_id = $2 AND group_id IN \
+                        sqlx::query(
+                            "DELETE FROM group_members WHERE user_id = $2 AND group_id IN \
                          (SELECT id FROM workspace_groups WHERE workspace_id = $1)",
-                    )
-                    .bind(ws)
-                    .bind(uid)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "DELETE FROM grants WHERE workspace_id = $1 AND grantee_kind = 'user' \
+                        )
+                        .bind(ws)
+                        .bind(uid)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query(
+                            "DELETE FROM grants WHERE workspace_id = $1 AND grantee_kind = 'user' \
                          AND grantee_id = $2",
-                    )
-                    .bind(ws)
-                    .bind(uid)
-                    .execute(&mut *tx)
-                    .await?;
+                        )
+                        .bind(ws)
+                        .bind(uid)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
-            }
-            tx.commit().await?;
-            Ok(before)
+                Ok(before)
+            })
         })
     }
 
@@ -594,80 +617,82 @@ impl SqlStore {
         );
         let at_nanos = to_nanos(at)?;
         with_pool!(self, |pool, pg| {
-            let mut tx = begin_write!(pool, pg)?;
-            let row: Option<InvitationRow> = sqlx::query_as(if pg { FIND_LOCKED } else { FIND })
-                .bind(*id.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let mut invitation = row
-                .ok_or(AccessDefect::InvitationUnknown)?
-                .into_invitation()?;
-            invitation.ensure_pending(at)?;
-            let Some(user) = user else {
-                sqlx::query("UPDATE invitations SET revoked_at = $2 WHERE id = $1")
-                    .bind(*id.as_uuid())
-                    .bind(at_nanos)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                invitation.revoked_at = Some(at);
-                return Ok((invitation, None));
-            };
-            let workspace = invitation.workspace_id;
-            lock_workspace!(tx, pg, workspace);
-            let exists: Option<Uuid> =
-                sqlx::query_scalar("SELECT id FROM workspaces WHERE id = $1")
-                    .bind(*workspace.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if exists.is_none() {
-                return Err(AccessDefect::InvitationUnknown.into());
-            }
-            let member = Member {
-                workspace_id: workspace,
-                user_id: user,
-                role: invitation.role,
-                joined_at: at,
-            };
-            // The unique (workspace, user) pair settles "already a member".
-            sqlx::query(
-                "INSERT INTO workspace_members (workspace_id, user_id, role, joined_at) \
+            in_write_tx!(pool, pg, |tx| {
+                let row: Option<InvitationRow> =
+                    sqlx::query_as(if pg { FIND_LOCKED } else { FIND })
+                        .bind(*id.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let mut invitation = row
+                    .ok_or(AccessDefect::InvitationUnknown)?
+                    .into_invitation()?;
+                invitation.ensure_pending(at)?;
+                let Some(user) = user else {
+                    sqlx::query("UPDATE invitations SET revoked_at = $2 WHERE id = $1")
+                        .bind(*id.as_uuid())
+                        .bind(at_nanos)
+                        .execute(&mut *tx)
+                        .await?;
+                    invitation.revoked_at = Some(at);
+                    return Ok((invitation, None));
+                };
+                let workspace = invitation.workspace_id;
+                lock_workspace!(tx, pg, workspace);
+                let exists: Option<Uuid> =
+                    sqlx::query_scalar("SELECT id FROM workspaces WHERE id = $1")
+                        .bind(*workspace.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_none() {
+                    return Err(AccessDefect::InvitationUnknown.into());
+                }
+                let member = Member {
+                    workspace_id: workspace,
+                    user_id: user,
+                    role: invitation.role,
+                    joined_at: at,
+                };
+                // The unique (workspace, user) pair settles "already a member".
+                sqlx::query(
+                    "INSERT INTO workspace_members (workspace_id, user_id, role, joined_at) \
                  VALUES ($1, $2, $3, $4)",
-            )
-            .bind(*workspace.as_uuid())
-            .bind(*user.as_uuid())
-            .bind(member.role.as_str())
-            .bind(at_nanos)
-            .execute(&mut *tx)
-            .await
-            .map_err(refused_on_unique(AccessDefect::AlreadyMember))?;
-            sqlx::query("UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1")
+                )
+                .bind(*workspace.as_uuid())
+                .bind(*user.as_uuid())
+                .bind(member.role.as_str())
+                .bind(at_nanos)
+                .execute(&mut *tx)
+                .await
+                .map_err(refused_on_unique(AccessDefect::AlreadyMember))?;
+                sqlx::query(
+                    "UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1",
+                )
                 .bind(*id.as_uuid())
                 .bind(at_nanos)
                 .bind(*user.as_uuid())
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
-            invitation.accepted_at = Some(at);
-            invitation.accepted_by = Some(user);
-            Ok((invitation, Some(member)))
+                invitation.accepted_at = Some(at);
+                invitation.accepted_by = Some(user);
+                Ok((invitation, Some(member)))
+            })
         })
     }
 
     async fn insert_group_row(&self, group: &Group) -> Outcome<()> {
         let created_at = to_nanos(group.created_at)?;
         with_pool!(self, |pool, pg| {
-            let mut tx = begin_write!(pool, pg)?;
-            let taken: Option<Uuid> =
-                sqlx::query_scalar("SELECT id FROM workspace_groups WHERE id = $1")
-                    .bind(*group.id.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if taken.is_some() {
-                return Err(SqlError::Conflict("group exists").into());
-            }
-            // The unique (workspace, folded name) pair settles a taken name, races included.
-            sqlx::query(
+            in_write_tx!(pool, pg, |tx| {
+                let taken: Option<Uuid> =
+                    sqlx::query_scalar("SELECT id FROM workspace_groups WHERE id = $1")
+                        .bind(*group.id.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if taken.is_some() {
+                    return Err(SqlError::Conflict("group exists").into());
+                }
+                // The unique (workspace, folded name) pair settles a taken name, races included.
+                sqlx::query(
                 "INSERT INTO workspace_groups (id, workspace_id, name, name_folded, created_by, \
                  created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -680,8 +705,9 @@ impl SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(refused_on_unique(AccessDefect::NameTaken))?;
-            tx.commit().await?;
-        });
+                Ok(())
+            })
+        })?;
         Ok(())
     }
 
@@ -752,25 +778,25 @@ impl SqlStore {
         );
         let (ws, gid) = (*workspace.as_uuid(), *id.as_uuid());
         with_pool!(self, |pool, pg| {
-            let mut tx = begin_write!(pool, pg)?;
-            lock_workspace!(tx, pg, workspace);
-            let row: Option<GroupRow> = sqlx::query_as(SQL)
-                .bind(gid)
-                .bind(ws)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let group = row.ok_or(AccessDefect::GroupUnknown)?.into_group()?;
-            // Its memberships go with it (ON DELETE CASCADE); its grants are not keyed to it.
-            sqlx::query(
-                "DELETE FROM grants WHERE workspace_id = $1 AND grantee_kind = 'group' \
+            in_write_tx!(pool, pg, |tx| {
+                lock_workspace!(tx, pg, workspace);
+                let row: Option<GroupRow> = sqlx::query_as(SQL)
+                    .bind(gid)
+                    .bind(ws)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let group = row.ok_or(AccessDefect::GroupUnknown)?.into_group()?;
+                // Its memberships go with it (ON DELETE CASCADE); its grants are not keyed to it.
+                sqlx::query(
+                    "DELETE FROM grants WHERE workspace_id = $1 AND grantee_kind = 'group' \
                  AND grantee_id = $2",
-            )
-            .bind(ws)
-            .bind(gid)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(group)
+                )
+                .bind(ws)
+                .bind(gid)
+                .execute(&mut *tx)
+                .await?;
+                Ok(group)
+            })
         })
     }
 
@@ -782,35 +808,35 @@ impl SqlStore {
     ) -> Outcome<bool> {
         let (ws, gid, uid) = (*workspace.as_uuid(), *group.as_uuid(), *user.as_uuid());
         with_pool!(self, |pool, pg| {
-            let mut tx = begin_write!(pool, pg)?;
-            lock_workspace!(tx, pg, workspace);
-            let found: Option<Uuid> = sqlx::query_scalar(
-                "SELECT id FROM workspace_groups WHERE id = $1 AND workspace_id = $2",
-            )
-            .bind(gid)
-            .bind(ws)
-            .fetch_optional(&mut *tx)
-            .await?;
-            found.ok_or(AccessDefect::GroupUnknown)?;
-            let member: Option<Uuid> = sqlx::query_scalar(
+            in_write_tx!(pool, pg, |tx| {
+                lock_workspace!(tx, pg, workspace);
+                let found: Option<Uuid> = sqlx::query_scalar(
+                    "SELECT id FROM workspace_groups WHERE id = $1 AND workspace_id = $2",
+                )
+                .bind(gid)
+                .bind(ws)
+                .fetch_optional(&mut *tx)
+                .await?;
+                found.ok_or(AccessDefect::GroupUnknown)?;
+                let member: Option<Uuid> = sqlx::query_scalar(
                 "SELECT user_id FROM workspace_members WHERE workspace_id = $1 AND user_id = $2",
             )
             .bind(ws)
             .bind(uid)
             .fetch_optional(&mut *tx)
             .await?;
-            member.ok_or(AccessDefect::UserNotAMember)?;
-            let added = sqlx::query(
-                "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) \
+                member.ok_or(AccessDefect::UserNotAMember)?;
+                let added = sqlx::query(
+                    "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) \
                  ON CONFLICT DO NOTHING",
-            )
-            .bind(gid)
-            .bind(uid)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            Ok(added > 0)
+                )
+                .bind(gid)
+                .bind(uid)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                Ok(added > 0)
+            })
         })
     }
 
@@ -917,9 +943,9 @@ impl SqlStore {
         let (kind, grantee) = grantee_columns(&grant.grantee);
         let granted_at = to_nanos(grant.granted_at)?;
         with_pool!(self, |pool, pg| {
-            let mut tx = begin_write!(pool, pg)?;
-            lock_workspace!(tx, pg, workspace);
-            let found: Option<Uuid> = sqlx::query_scalar(match grant.grantee {
+            in_write_tx!(pool, pg, |tx| {
+                lock_workspace!(tx, pg, workspace);
+                let found: Option<Uuid> = sqlx::query_scalar(match grant.grantee {
                 Grantee::User(_) => {
                     "SELECT user_id FROM workspace_members WHERE workspace_id = $1 AND user_id = $2"
                 }
@@ -931,30 +957,30 @@ impl SqlStore {
             .bind(grantee)
             .fetch_optional(&mut *tx)
             .await?;
-            if found.is_none() {
-                return Err(match grant.grantee {
-                    Grantee::User(_) => AccessDefect::UserNotAMember,
-                    Grantee::Group(_) => AccessDefect::GroupUnknown,
+                if found.is_none() {
+                    return Err(match grant.grantee {
+                        Grantee::User(_) => AccessDefect::UserNotAMember,
+                        Grantee::Group(_) => AccessDefect::GroupUnknown,
+                    }
+                    .into());
                 }
-                .into());
-            }
-            let added = sqlx::query(
-                "INSERT INTO grants (workspace_id, grantee_kind, grantee_id, product, role, \
+                let added = sqlx::query(
+                    "INSERT INTO grants (workspace_id, grantee_kind, grantee_id, product, role, \
                  granted_by, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT DO NOTHING",
-            )
-            .bind(ws)
-            .bind(kind)
-            .bind(grantee)
-            .bind(grant.product.as_str())
-            .bind(grant.role.as_str())
-            .bind(*grant.granted_by.as_uuid())
-            .bind(granted_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            Ok(added > 0)
+                )
+                .bind(ws)
+                .bind(kind)
+                .bind(grantee)
+                .bind(grant.product.as_str())
+                .bind(grant.role.as_str())
+                .bind(*grant.granted_by.as_uuid())
+                .bind(granted_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                Ok(added > 0)
+            })
         })
     }
 

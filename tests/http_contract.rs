@@ -46,10 +46,22 @@ impl Server {
     /// Starts `binary` on the SQLite database in `dir`; with `demo_keys`, writes new demo keys
     /// there, otherwise reads the ones a previous run wrote.
     fn start_in(binary: &str, dir: TempDir, demo_keys: bool) -> Self {
-        let keys_file = dir.0.join("demo-keys.json");
         let database = format!("sqlite://{}", dir.0.join("vault.db").display());
+        Self::start_with(binary, dir, demo_keys, &database, &[])
+    }
+
+    /// Starts `binary` on `database` with extra environment variables.
+    fn start_with(
+        binary: &str,
+        dir: TempDir,
+        demo_keys: bool,
+        database: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let keys_file = dir.0.join("demo-keys.json");
         let mut command = Command::new(binary);
-        command.args(["--addr", "127.0.0.1:0", "--database-url", &database]);
+        command.envs(env.iter().copied());
+        command.args(["--addr", "127.0.0.1:0", "--database-url", database]);
         if demo_keys {
             command.arg("--demo-keys").arg(&keys_file);
         }
@@ -550,6 +562,133 @@ fn submit_axum_keeps_keys_across_restarts() {
 #[test]
 fn submit_actix_keeps_keys_across_restarts() {
     keys_survive_a_restart(env!("CARGO_BIN_EXE_submit-actix"));
+}
+
+/// A TCP relay to PostgreSQL that the test can cut, to take the database away from a running
+/// server.
+struct Relay {
+    addr: SocketAddr,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    streams: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+}
+
+impl Relay {
+    fn to_postgres() -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the relay");
+        let addr = listener.local_addr().expect("relay address");
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let streams = std::sync::Arc::new(std::sync::Mutex::new(Vec::<TcpStream>::new()));
+        let (flag, kept) = (open.clone(), streams.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !flag.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect("127.0.0.1:5432") else {
+                    continue;
+                };
+                let pairs = [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server.try_clone().unwrap(), client.try_clone().unwrap()),
+                ];
+                kept.lock().unwrap().extend([client, server]);
+                for (mut from, mut to) in pairs {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self {
+            addr,
+            open,
+            streams,
+        }
+    }
+
+    /// Drops every relayed connection and refuses new ones.
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for stream in self.streams.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+fn psql(sql: &str) {
+    let status = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-q",
+            "-c",
+            sql,
+        ])
+        .status()
+        .expect("psql runs (PostgreSQL client)");
+    assert!(status.success(), "psql failed: {sql}");
+}
+
+/// The last row of the rejection table: the key store unreachable answers 503 with
+/// `Retry-After`, no challenge, and the `auth_unavailable` problem — never a 401.
+fn store_down_is_unavailable(binary: &str) {
+    let name = binary
+        .rsplit('/')
+        .next()
+        .unwrap_or("server")
+        .replace('-', "_");
+    let database = format!("vault_contract_{}_{name}", std::process::id());
+    psql(&format!("DROP DATABASE IF EXISTS {database}"));
+    psql(&format!("CREATE DATABASE {database}"));
+    let relay = Relay::to_postgres();
+    let dir = std::env::temp_dir().join(format!(
+        "vault-contract-{}-{}",
+        std::process::id(),
+        NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let url = format!("postgres://postgres@{}/{database}", relay.addr);
+    let pepper = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let server = Server::start_with(
+        binary,
+        TempDir(dir),
+        true,
+        &url,
+        &[("VAULT_PEPPER", pepper)],
+    );
+    relay.cut();
+    let answer = server.create_job(&server.bearer("production_full"));
+    drop(server);
+    psql(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+    let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
+    assert_eq!(answer.status, 503, "{binary}: {answer:?}");
+    assert_eq!(body["code"], "auth_unavailable", "{binary}: {answer:?}");
+    assert!(
+        answer.header("retry-after").is_some(),
+        "{binary}: {answer:?}"
+    );
+    assert!(
+        answer.header("www-authenticate").is_none(),
+        "{binary}: {answer:?}"
+    );
+}
+
+#[test]
+fn submit_axum_answers_503_when_the_store_is_down() {
+    store_down_is_unavailable(env!("CARGO_BIN_EXE_submit-axum"));
+}
+
+#[test]
+fn submit_actix_answers_503_when_the_store_is_down() {
+    store_down_is_unavailable(env!("CARGO_BIN_EXE_submit-actix"));
 }
 
 #[test]

@@ -7,12 +7,14 @@
 //! notification; while the listener is disconnected the cache serves nothing (reads go to
 //! the database) and it is emptied when the listener reconnects.
 
+use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use moka::sync::Cache;
+use rustc_hash::FxBuildHasher;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use time::OffsetDateTime;
 use vault_core::keys::KeyRecord;
@@ -25,9 +27,11 @@ use crate::store::{Backend, SqlStore};
 #[derive(Clone, Copy, Debug)]
 pub struct KeyCacheConfig {
     /// How long a record may be served from the cache: the longest a revocation made in
-    /// another instance goes unseen if its notification is lost (default 30 s).
+    /// another instance goes unseen if its notification is lost (default 30 s; kept to
+    /// within about 20 ms).
     pub ttl: Duration,
-    /// Most records kept (default 100,000; least recently used go first).
+    /// Most records kept (default 100,000; when full, expired records go first, then
+    /// arbitrary ones).
     pub max_entries: u64,
 }
 
@@ -62,7 +66,7 @@ pub struct CachedKeyStore<S> {
 }
 
 struct Shared {
-    cache: Cache<KeyId, Arc<KeyRecord>>,
+    cache: Entries,
     /// Bumped before every invalidation: a lookup that raced one does not keep its result.
     epoch: AtomicU64,
     /// Whether entries may be cached: always without a listener; with one, only while it is
@@ -104,10 +108,7 @@ impl<S: KeyStore> CachedKeyStore<S> {
     }
 
     fn build(inner: S, config: KeyCacheConfig, caching: bool) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(config.max_entries)
-            .time_to_live(config.ttl)
-            .build();
+        let cache = Entries::new(config);
         Self {
             inner,
             shared: Arc::new(Shared {
@@ -317,5 +318,216 @@ impl<S: std::fmt::Debug> std::fmt::Debug for CachedKeyStore<S> {
 impl<S> CachedKeyStore<S> {
     fn is_caching_inner(&self) -> bool {
         self.shared.caching.load(Ordering::SeqCst)
+    }
+}
+
+/// The cached records: shards of a hash map, each under its own read-write lock, every entry
+/// with its deadline. A hit is one shared lock, one hash lookup and one atomic load, with no
+/// bookkeeping behind it (a general-purpose cache such as moka records every read for its
+/// eviction policy and reads the clock, which together cost more than the rest of the
+/// lookup). A full shard first drops its expired entries, then an arbitrary one: ids are
+/// random, so this is close to random eviction, which suits a working set that fits (size
+/// `max_entries` to it).
+struct Entries {
+    shards: Box<[RwLock<Shard>]>,
+    per_shard: usize,
+    ttl_ms: u64,
+    clock: Arc<CoarseClock>,
+}
+
+type Shard = HashMap<KeyId, Entry, FxBuildHasher>;
+
+struct Entry {
+    record: Arc<KeyRecord>,
+    /// On the [`CoarseClock`]'s scale.
+    expires_ms: u64,
+}
+
+/// Enough shards that two cores rarely meet on one lock.
+const SHARDS: usize = 16;
+
+/// How often the coarse clock advances: an entry lives at most this much past its TTL.
+const TICK: Duration = Duration::from_millis(20);
+
+/// Milliseconds since the cache was made, advanced every [`TICK`] by a thread of its own,
+/// so a hit reads an atomic instead of the system clock. The thread (a plain thread, so it
+/// keeps ticking whatever happens to async runtimes) ends with the cache. If it cannot be
+/// started, every read takes the precise time instead.
+struct CoarseClock {
+    start: Instant,
+    now_ms: AtomicU64,
+    ticking: AtomicBool,
+}
+
+impl CoarseClock {
+    fn start() -> Arc<Self> {
+        let clock = Arc::new(Self {
+            start: Instant::now(),
+            now_ms: AtomicU64::new(0),
+            ticking: AtomicBool::new(false),
+        });
+        let weak = Arc::downgrade(&clock);
+        let spawned = std::thread::Builder::new()
+            .name("vault-key-cache-clock".into())
+            .spawn(move || {
+                while let Some(clock) = weak.upgrade() {
+                    clock.now_ms.store(clock.precise_ms(), Ordering::Release);
+                    drop(clock);
+                    std::thread::sleep(TICK);
+                }
+            });
+        clock.ticking.store(spawned.is_ok(), Ordering::Release);
+        clock
+    }
+
+    fn precise_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Now, at most [`TICK`] (plus scheduling delay) behind.
+    fn now_ms(&self) -> u64 {
+        if self.ticking.load(Ordering::Relaxed) {
+            self.now_ms.load(Ordering::Acquire)
+        } else {
+            self.precise_ms()
+        }
+    }
+}
+
+impl Entries {
+    fn new(config: KeyCacheConfig) -> Self {
+        let max = usize::try_from(config.max_entries)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            per_shard: max.div_ceil(SHARDS),
+            ttl_ms: u64::try_from(config.ttl.as_millis()).unwrap_or(u64::MAX),
+            clock: CoarseClock::start(),
+        }
+    }
+
+    fn shard(&self, id: &KeyId) -> &RwLock<Shard> {
+        // The high bits: FxHash mixes them best.
+        let hash = FxBuildHasher.hash_one(id);
+        &self.shards[(hash >> 60) as usize % SHARDS]
+    }
+
+    fn get(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
+        let shard = self
+            .shard(id)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = shard.get(id)?;
+        (entry.expires_ms > self.clock.now_ms()).then(|| Arc::clone(&entry.record))
+    }
+
+    fn insert(&self, id: KeyId, record: Arc<KeyRecord>) {
+        // The precise time: the entry's life starts now, not up to a tick ago.
+        let now_ms = self.clock.precise_ms();
+        let mut shard = self
+            .shard(&id)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if shard.len() >= self.per_shard && !shard.contains_key(&id) {
+            let coarse = self.clock.now_ms();
+            shard.retain(|_, entry| entry.expires_ms > coarse);
+            if shard.len() >= self.per_shard
+                && let Some(victim) = shard.keys().next().copied()
+            {
+                shard.remove(&victim);
+            }
+        }
+        let expires_ms = now_ms.saturating_add(self.ttl_ms);
+        shard.insert(id, Entry { record, expires_ms });
+    }
+
+    fn invalidate(&self, id: &KeyId) {
+        let mut shard = self
+            .shard(id)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        shard.remove(id);
+    }
+
+    fn invalidate_all(&self) {
+        for shard in &self.shards {
+            shard
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+        }
+    }
+
+    fn contains_key(&self, id: &KeyId) -> bool {
+        self.get(id).is_some()
+    }
+
+    fn entry_count(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).len())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vault_core::keys::KeyHash;
+    use vault_core::{Environment, KeyMetadata, PermissionSet, UserId};
+
+    use super::*;
+
+    fn record() -> Arc<KeyRecord> {
+        Arc::new(KeyRecord {
+            metadata: KeyMetadata {
+                id: KeyId::random().unwrap(),
+                name: "k".into(),
+                workspace_id: WorkspaceId::random(),
+                product: "submit".parse().unwrap(),
+                environment: Environment::Production,
+                permissions: PermissionSet::parse(["jobs:read"]).unwrap(),
+                created_by: UserId::random(),
+                created_at: OffsetDateTime::UNIX_EPOCH,
+                expires_at: None,
+                revoked_at: None,
+                last_used_at: None,
+                rotated_from: None,
+            },
+            secret_hash: KeyHash::from_bytes([1; 32]),
+        })
+    }
+
+    #[test]
+    fn an_entry_is_served_until_its_ttl_and_not_after() {
+        let entries = Entries::new(KeyCacheConfig {
+            ttl: Duration::from_millis(100),
+            max_entries: 10,
+        });
+        let r = record();
+        entries.insert(r.metadata.id, Arc::clone(&r));
+        assert!(entries.get(&r.metadata.id).is_some());
+        std::thread::sleep(Duration::from_millis(100) + 3 * TICK);
+        assert!(entries.get(&r.metadata.id).is_none());
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_bound() {
+        let entries = Entries::new(KeyCacheConfig {
+            ttl: Duration::from_secs(60),
+            max_entries: 32,
+        });
+        for _ in 0..1_000 {
+            let r = record();
+            entries.insert(r.metadata.id, r);
+        }
+        assert!(entries.entry_count() <= 32);
+        let kept = record();
+        entries.insert(kept.metadata.id, Arc::clone(&kept));
+        assert!(entries.contains_key(&kept.metadata.id));
+        entries.invalidate(&kept.metadata.id);
+        assert!(!entries.contains_key(&kept.metadata.id));
+        entries.invalidate_all();
+        assert_eq!(entries.entry_count(), 0);
     }
 }

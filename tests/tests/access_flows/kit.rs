@@ -88,7 +88,9 @@ async fn fresh_store() -> (Arc<SqlStore>, Database) {
                 base: postgres_url(),
                 schema: pg.name.clone(),
             };
-            let store = SqlStore::connect(&pg.url).await.expect("connect PostgreSQL");
+            let store = SqlStore::connect(&pg.url)
+                .await
+                .expect("connect PostgreSQL");
             (Arc::new(store), database)
         }
     }

@@ -5,13 +5,27 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use vault_core::keys::UsageRecorder;
 use vault_core::{KeyStore, MemoryStore, Pepper};
-use vault_sqlx::{CachedKeyStore, KeyCacheConfig, SqlStore};
+use vault_sqlx::{CachedKeyStore, KeyCacheConfig, SqlStore, UsageFlusher};
 
 /// The database when `--database-url` is not given: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://vault.db";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An opened key database: the store, the pepper its hashes were made with, and (for SQL) the
+/// recorder that batches `last_used_at` off the request path, with the task that writes it.
+pub struct KeyDatabase {
+    /// The key store (behind a verification cache for SQL).
+    pub store: Arc<dyn KeyStore>,
+    /// The pepper.
+    pub pepper: Pepper,
+    /// Hand this to `ApiKeysBuilder::usage`.
+    pub usage: Option<UsageRecorder>,
+    /// Writes the recorded uses every second while it lives.
+    pub flusher: Option<UsageFlusher>,
+}
 
 /// Opens the key store named by `url` (migrated, with a verification cache) and the pepper
 /// its hashes were made with.
@@ -20,12 +34,14 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// keeps one in a file beside it (`vault.db.pepper`, owner-only), created on first start, so
 /// keys survive restarts; PostgreSQL needs `VAULT_PEPPER` (every instance must share it);
 /// `memory:` generates one per run.
-pub async fn open(url: &str) -> Result<(Arc<dyn KeyStore>, Pepper), BoxError> {
+pub async fn open(url: &str) -> Result<KeyDatabase, BoxError> {
     if url == "memory:" {
-        return Ok((
-            Arc::new(MemoryStore::new()),
-            pepper_or(|| Ok(Pepper::generate()?))?,
-        ));
+        return Ok(KeyDatabase {
+            store: Arc::new(MemoryStore::new()),
+            pepper: pepper_or(|| Ok(Pepper::generate()?))?,
+            usage: None,
+            flusher: None,
+        });
     }
     let store = SqlStore::connect(url).await?;
     let pepper = match sqlite_path(url) {
@@ -34,8 +50,24 @@ pub async fn open(url: &str) -> Result<(Arc<dyn KeyStore>, Pepper), BoxError> {
             format!("{e} (PostgreSQL needs VAULT_PEPPER, shared by every instance)")
         })?,
     };
+    let usage = UsageRecorder::new(10_000);
+    let flusher = store.spawn_usage_flusher(usage.clone(), std::time::Duration::from_secs(1));
     let cached = CachedKeyStore::listening(store, KeyCacheConfig::default());
-    Ok((Arc::new(cached), pepper))
+    Ok(KeyDatabase {
+        store: Arc::new(cached),
+        pepper,
+        usage: Some(usage),
+        flusher: Some(flusher),
+    })
+}
+
+impl std::fmt::Debug for KeyDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyDatabase")
+            .field("pepper", &self.pepper)
+            .field("usage", &self.usage)
+            .finish_non_exhaustive()
+    }
 }
 
 fn pepper_or(fallback: impl FnOnce() -> Result<Pepper, BoxError>) -> Result<Pepper, BoxError> {
@@ -107,8 +139,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("vault-db-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}", dir.join("v.db").display());
-        let (_, first) = open(&url).await.unwrap();
-        let (_, second) = open(&url).await.unwrap();
+        let first = open(&url).await.unwrap().pepper;
+        let second = open(&url).await.unwrap().pepper;
         assert_eq!(first.to_base64(), second.to_base64());
         std::fs::remove_dir_all(&dir).unwrap();
     }

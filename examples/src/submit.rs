@@ -55,6 +55,8 @@ pub struct Submit {
     keys: ApiKeys,
     jobs: Jobs,
     callbacks: Option<JobCallbacks>,
+    /// Keeps the `last_used_at` writer running as long as the server.
+    _usage: Option<vault_sqlx::UsageFlusher>,
 }
 
 impl Submit {
@@ -64,8 +66,12 @@ impl Submit {
     pub async fn start(
         args: &ServerArgs,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let (store, pepper) = crate::database::open(&args.database_url).await?;
-        let keys = ApiKeys::builder(store, &pepper).build();
+        let database = crate::database::open(&args.database_url).await?;
+        let mut keys = ApiKeys::builder(database.store, &database.pepper);
+        if let Some(usage) = database.usage {
+            keys = keys.usage(usage);
+        }
+        let keys = keys.build();
         if let Some(path) = &args.demo_keys {
             DemoKeys::issue(&keys).await?.write(path)?;
         }
@@ -73,6 +79,7 @@ impl Submit {
             keys,
             jobs: Jobs::default(),
             callbacks: JobCallbacks::from_args(args)?,
+            _usage: database.flusher,
         })
     }
 

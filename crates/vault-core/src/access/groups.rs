@@ -25,6 +25,19 @@ pub struct Group {
     pub created_at: OffsetDateTime,
 }
 
+impl Group {
+    /// The name as compared for uniqueness: two groups of a workspace may not have names
+    /// that differ only in ASCII case.
+    pub fn folded_name(&self) -> String {
+        fold_name(&self.name)
+    }
+}
+
+/// Group names are unique per workspace ignoring ASCII case.
+pub(crate) fn fold_name(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
 impl AccessControl {
     /// Creates a group (owners and admins). [`AccessDefect::NameTaken`] if another group of
     /// the workspace has the name. Audited as `access.group.created`.

@@ -8,9 +8,64 @@
 //! only from their own address, not the owner's (account-lockout DoS), and nothing differs
 //! between existing and unknown accounts.
 
+use std::fmt;
+use std::net::IpAddr;
+
 use time::{Duration, OffsetDateTime};
 
 use crate::accounts::records::ThrottleState;
+use crate::ids::UserId;
+
+/// What a throttle counter counts. Typed, so two flows cannot share a counter by a typo in a
+/// string; [`ThrottleKey::storage_key`] is the stable text a store keeps it under.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ThrottleKey {
+    /// Password checks of one account (by normalized email) from one address.
+    SignInFromAddress {
+        /// The normalized email.
+        email: String,
+        /// The client address.
+        address: IpAddr,
+    },
+    /// Password checks of one account from anywhere.
+    SignIn {
+        /// The normalized email.
+        email: String,
+    },
+    /// Password checks from one address over all accounts.
+    SignInAddress(IpAddr),
+    /// Second-factor codes (TOTP or recovery) of one user.
+    SecondFactor(UserId),
+    /// Notice mails of one kind to one user.
+    Mail {
+        /// The kind of notice.
+        kind: &'static str,
+        /// The recipient.
+        user: UserId,
+    },
+}
+
+impl ThrottleKey {
+    /// The text a store keeps the counter under: stable across versions.
+    pub fn storage_key(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for ThrottleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SignInFromAddress { email, address } => {
+                write!(f, "sign_in:account_address:{email}|{address}")
+            }
+            Self::SignIn { email } => write!(f, "sign_in:account:{email}"),
+            Self::SignInAddress(address) => write!(f, "sign_in:address:{address}"),
+            Self::SecondFactor(user) => write!(f, "second_factor:{user}"),
+            Self::Mail { kind, user } => write!(f, "mail:{kind}:{user}"),
+        }
+    }
+}
 
 /// Limits of one kind of key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

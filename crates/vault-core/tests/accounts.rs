@@ -721,8 +721,8 @@ async fn with_two_factor(kit: &Kit) -> (UserId, SessionToken, Vec<SecretString>)
 }
 
 fn sealed_of(kit: &Kit, user: UserId) -> SealedSecret {
-    use vault_core::store::AccountStore;
-    let state = futures_lite(kit.store.find_user(user))
+    use vault_core::store::Store;
+    let state = futures_lite(async { kit.store.read().await.unwrap().user(user).await })
         .unwrap()
         .unwrap()
         .two_factor
@@ -981,12 +981,15 @@ async fn audit_events_and_debug_output_carry_no_secret() {
 
 #[tokio::test]
 async fn a_hash_with_old_parameters_is_upgraded_at_sign_in() {
-    use vault_core::store::AccountStore;
+    use vault_core::store::Store;
     let old = kit();
     let user = old.signed_up("ada@example.com").await;
     let before = old
         .store
-        .find_user(user)
+        .read()
+        .await
+        .unwrap()
+        .user(user)
         .await
         .unwrap()
         .unwrap()
@@ -1016,7 +1019,10 @@ async fn a_hash_with_old_parameters_is_upgraded_at_sign_in() {
     ));
     let after = old
         .store
-        .find_user(user)
+        .read()
+        .await
+        .unwrap()
+        .user(user)
         .await
         .unwrap()
         .unwrap()

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::Error;
+use crate::access::grants::grants_held_by;
 use crate::access::{
     AccessControl, AccessDefect, Actor, Catalog, GrantSource, HeldGrant, Member, RoleName,
     Workspace,
@@ -145,18 +146,16 @@ impl AccessControl {
         workspace: WorkspaceId,
         product: &ProductId,
     ) -> Result<ProductAccess, Error> {
-        let (found, member) = self.acting_member(actor, workspace).await?;
+        let mut tx = self.read().await?;
+        let (found, member) = self.acting_member(&mut *tx, actor, workspace).await?;
         if self.catalog().product(product).is_none() {
             return Err(AccessDefect::ProductUnknown.into());
         }
-        let subscription = self.store().find_subscription(workspace, product).await?;
+        let subscription = tx.subscription(workspace, product).await?;
         if !subscription.is_some_and(|s| s.active) {
             return Err(AccessDefect::ProductNotSubscribed.into());
         }
-        let held = self
-            .store()
-            .grants_held_by(workspace, actor.user_id)
-            .await?;
+        let held = grants_held_by(&mut *tx, workspace, actor.user_id).await?;
         let roles = effective_roles(self.catalog(), held, |p| p == product);
         Ok(ProductAccess {
             workspace: found,
@@ -199,25 +198,24 @@ impl AccessControl {
         workspace: WorkspaceId,
         user: UserId,
     ) -> Result<EffectivePermissions, Error> {
-        let (_, acting) = self.acting_member(actor, workspace).await?;
+        let mut tx = self.read().await?;
+        let (_, acting) = self.acting_member(&mut *tx, actor, workspace).await?;
         if user != actor.user_id {
             if !acting.role.is_admin() {
                 return Err(AccessDefect::NotAllowed.into());
             }
-            self.store()
-                .find_member(workspace, user)
+            tx.member(workspace, user)
                 .await?
                 .ok_or(AccessDefect::UserNotAMember)?;
         }
-        let active: BTreeSet<ProductId> = self
-            .store()
-            .list_subscriptions(workspace)
+        let active: BTreeSet<ProductId> = tx
+            .subscriptions(workspace)
             .await?
             .into_iter()
             .filter(|s| s.active)
             .map(|s| s.product)
             .collect();
-        let held = self.store().grants_held_by(workspace, user).await?;
+        let held = grants_held_by(&mut *tx, workspace, user).await?;
         Ok(EffectivePermissions {
             workspace_id: workspace,
             user_id: user,

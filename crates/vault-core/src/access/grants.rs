@@ -7,8 +7,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::Error;
+use crate::access::groups::group_in;
 use crate::access::{AccessControl, AccessDefect, Actor, GroupId, RoleName, WorkspaceRole};
 use crate::ids::{ProductId, UserId, WorkspaceId};
+use crate::store::Transaction;
 
 /// Who a grant is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -84,7 +86,8 @@ impl AccessControl {
         product: &ProductId,
         role: &RoleName,
     ) -> Result<Grant, Error> {
-        self.require_role(actor, workspace, WorkspaceRole::Admin)
+        let mut tx = self.begin_in(workspace).await?;
+        self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
         self.catalog()
             .product(product)
@@ -99,9 +102,26 @@ impl AccessControl {
             granted_by: actor.user_id,
             granted_at: self.now(),
         };
-        // The store checks the grantee atomically: a member being removed meanwhile cannot
-        // end up holding a grant.
-        let created = self.store().insert_grant(grant.clone()).await?;
+        // Checked inside the workspace's transaction: a member being removed meanwhile
+        // cannot end up holding a grant.
+        match grantee {
+            Grantee::User(user) => {
+                tx.member(workspace, user)
+                    .await?
+                    .ok_or(AccessDefect::UserNotAMember)?;
+            }
+            Grantee::Group(group) => {
+                group_in(&mut *tx, workspace, group).await?;
+            }
+        }
+        let exists = tx.grants(workspace).await?.iter().any(|g| {
+            g.grantee == grant.grantee && g.product == grant.product && g.role == grant.role
+        });
+        let created = !exists;
+        if created {
+            tx.insert_grant(&grant).await?;
+            tx.commit().await?;
+        }
         if created {
             self.record(
                 self.event("access.grant.created", actor, workspace)
@@ -124,12 +144,11 @@ impl AccessControl {
         product: &ProductId,
         role: &RoleName,
     ) -> Result<bool, Error> {
-        self.require_role(actor, workspace, WorkspaceRole::Admin)
+        let mut tx = self.begin_in(workspace).await?;
+        self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
-        let revoked = self
-            .store()
-            .delete_grant(workspace, &grantee, product, role)
-            .await?;
+        let revoked = tx.delete_grant(workspace, &grantee, product, role).await?;
+        tx.commit().await?;
         if revoked {
             self.record(
                 self.event("access.grant.revoked", actor, workspace)
@@ -144,8 +163,38 @@ impl AccessControl {
 
     /// Every grant of a workspace (owners and admins).
     pub async fn grants(&self, actor: &Actor, workspace: WorkspaceId) -> Result<Vec<Grant>, Error> {
-        self.require_role(actor, workspace, WorkspaceRole::Admin)
+        let mut tx = self.read().await?;
+        self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
-        self.store().list_grants(workspace).await
+        tx.grants(workspace).await
     }
+}
+
+/// In `tx`: the grants `user` holds in a workspace, direct ones and those of their groups
+/// (with the group's name), oldest first. Empty for a non-member.
+pub(super) async fn grants_held_by(
+    tx: &mut (dyn Transaction + '_),
+    workspace: WorkspaceId,
+    user: UserId,
+) -> Result<Vec<HeldGrant>, Error> {
+    if tx.member(workspace, user).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    let groups = tx.groups_of(workspace, user).await?;
+    let mut held = Vec::new();
+    for grant in tx.grants(workspace).await? {
+        let source = match grant.grantee {
+            Grantee::User(id) if id == user => GrantSource::Direct,
+            Grantee::Group(id) if groups.contains(&id) => match tx.group(id).await? {
+                Some(group) => GrantSource::Group {
+                    id,
+                    name: group.name,
+                },
+                None => continue,
+            },
+            _ => continue,
+        };
+        held.push(HeldGrant { grant, source });
+    }
+    Ok(held)
 }

@@ -6,8 +6,9 @@ use time::OffsetDateTime;
 
 use crate::Error;
 use crate::access::workspaces::validate_name;
-use crate::access::{AccessControl, Actor, GroupId, WorkspaceRole};
+use crate::access::{AccessControl, AccessDefect, Actor, Grantee, GroupId, WorkspaceRole};
 use crate::ids::{UserId, WorkspaceId};
+use crate::store::Transaction;
 
 /// A group of a workspace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -38,6 +39,37 @@ pub(crate) fn fold_name(name: &str) -> String {
     name.to_ascii_lowercase()
 }
 
+/// In `tx`: the group, if it exists in `workspace`; [`AccessDefect::GroupUnknown`] if not.
+pub(super) async fn group_in(
+    tx: &mut (dyn Transaction + '_),
+    workspace: WorkspaceId,
+    id: GroupId,
+) -> Result<Group, Error> {
+    tx.group(id)
+        .await?
+        .filter(|g| g.workspace_id == workspace)
+        .ok_or_else(|| AccessDefect::GroupUnknown.into())
+}
+
+/// In `tx`: [`AccessDefect::NameTaken`] if another group of the workspace (not `except`) has
+/// the name, ASCII case aside.
+async fn ensure_name_free(
+    tx: &mut (dyn Transaction + '_),
+    group: &Group,
+    except: Option<GroupId>,
+) -> Result<(), Error> {
+    let folded = group.folded_name();
+    let taken = tx
+        .groups(group.workspace_id)
+        .await?
+        .iter()
+        .any(|g| Some(g.id) != except && g.folded_name() == folded);
+    if taken {
+        return Err(AccessDefect::NameTaken.into());
+    }
+    Ok(())
+}
+
 impl AccessControl {
     /// Creates a group (owners and admins). [`AccessDefect::NameTaken`] if another group of
     /// the workspace has the name. Audited as `access.group.created`.
@@ -50,7 +82,8 @@ impl AccessControl {
         name: &str,
     ) -> Result<Group, Error> {
         let name = validate_name(name)?;
-        self.require_role(actor, workspace, WorkspaceRole::Admin)
+        let mut tx = self.begin_in(workspace).await?;
+        self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
         let group = Group {
             id: GroupId::random(),
@@ -59,7 +92,9 @@ impl AccessControl {
             created_by: actor.user_id,
             created_at: self.now(),
         };
-        self.store().insert_group(group.clone()).await?;
+        ensure_name_free(&mut *tx, &group, None).await?;
+        tx.put_group(&group).await?;
+        tx.commit().await?;
         self.record(
             self.event("access.group.created", actor, workspace)
                 .subject(group.id)
@@ -71,8 +106,11 @@ impl AccessControl {
 
     /// The groups of a workspace, ordered by name, for one of its members.
     pub async fn groups(&self, actor: &Actor, workspace: WorkspaceId) -> Result<Vec<Group>, Error> {
-        self.acting_member(actor, workspace).await?;
-        self.store().list_groups(workspace).await
+        let mut tx = self.read().await?;
+        self.acting_member(&mut *tx, actor, workspace).await?;
+        let mut groups = tx.groups(workspace).await?;
+        groups.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
+        Ok(groups)
     }
 
     /// The members of a group, for a member of the workspace.
@@ -82,8 +120,12 @@ impl AccessControl {
         workspace: WorkspaceId,
         group: GroupId,
     ) -> Result<Vec<UserId>, Error> {
-        self.acting_member(actor, workspace).await?;
-        self.store().group_members(workspace, group).await
+        let mut tx = self.read().await?;
+        self.acting_member(&mut *tx, actor, workspace).await?;
+        group_in(&mut *tx, workspace, group).await?;
+        let mut members = tx.group_members(group).await?;
+        members.sort();
+        Ok(members)
     }
 
     /// Renames a group (owners and admins). Audited as `access.group.renamed`.
@@ -95,9 +137,16 @@ impl AccessControl {
         name: &str,
     ) -> Result<Group, Error> {
         let name = validate_name(name)?;
-        self.require_role(actor, workspace, WorkspaceRole::Admin)
+        let mut tx = self.begin_in(workspace).await?;
+        self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
-        let renamed = self.store().rename_group(workspace, group, &name).await?;
+        let renamed = Group {
+            name,
+            ..group_in(&mut *tx, workspace, group).await?
+        };
+        ensure_name_free(&mut *tx, &renamed, Some(group)).await?;
+        tx.put_group(&renamed).await?;
+        tx.commit().await?;
         self.record(
             self.event("access.group.renamed", actor, workspace)
                 .subject(group)
@@ -115,9 +164,14 @@ impl AccessControl {
         workspace: WorkspaceId,
         group: GroupId,
     ) -> Result<Group, Error> {
-        self.require_role(actor, workspace, WorkspaceRole::Admin)
+        let mut tx = self.begin_in(workspace).await?;
+        self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
-        let deleted = self.store().delete_group(workspace, group).await?;
+        let deleted = group_in(&mut *tx, workspace, group).await?;
+        tx.delete_grants_of(workspace, &Grantee::Group(group))
+            .await?;
+        tx.delete_group(group).await?;
+        tx.commit().await?;
         self.record(
             self.event("access.group.deleted", actor, workspace)
                 .subject(group)
@@ -139,12 +193,15 @@ impl AccessControl {
         group: GroupId,
         user: UserId,
     ) -> Result<bool, Error> {
-        self.require_role(actor, workspace, WorkspaceRole::Admin)
+        let mut tx = self.begin_in(workspace).await?;
+        self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
-        let added = self
-            .store()
-            .add_group_member(workspace, group, user)
-            .await?;
+        group_in(&mut *tx, workspace, group).await?;
+        if tx.member(workspace, user).await?.is_none() {
+            return Err(AccessDefect::UserNotAMember.into());
+        }
+        let added = tx.put_group_member(group, user).await?;
+        tx.commit().await?;
         if added {
             self.record(
                 self.event("access.group.member_added", actor, workspace)
@@ -165,12 +222,12 @@ impl AccessControl {
         group: GroupId,
         user: UserId,
     ) -> Result<bool, Error> {
-        self.require_role(actor, workspace, WorkspaceRole::Admin)
+        let mut tx = self.begin_in(workspace).await?;
+        self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
-        let removed = self
-            .store()
-            .remove_group_member(workspace, group, user)
-            .await?;
+        group_in(&mut *tx, workspace, group).await?;
+        let removed = tx.delete_group_member(group, user).await?;
+        tx.commit().await?;
         if removed {
             self.record(
                 self.event("access.group.member_removed", actor, workspace)

@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use crate::Error;
 use crate::access::{AccessControl, AccessDefect, Actor, InvitationId, Member, WorkspaceRole};
 use crate::ids::{UserId, WorkspaceId};
+use crate::store::Scope;
 
 /// An invitation as stored: never the token, only its hash.
 #[derive(Clone, PartialEq, Eq, Serialize)]
@@ -205,8 +206,9 @@ impl AccessControl {
         role: WorkspaceRole,
     ) -> Result<IssuedInvitation, Error> {
         let email = normalize_email(email)?;
+        let mut tx = self.begin_in(workspace).await?;
         let (_, acting) = self
-            .require_role(actor, workspace, WorkspaceRole::Admin)
+            .require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
         if role > acting.role {
             return Err(AccessDefect::NotAllowed.into());
@@ -227,7 +229,8 @@ impl AccessControl {
             accepted_by: None,
             revoked_at: None,
         };
-        self.store().insert_invitation(invitation.clone()).await?;
+        tx.put_invitation(&invitation).await?;
+        tx.commit().await?;
         self.record(
             self.event("access.member.invited", actor, workspace)
                 .subject(id)
@@ -245,9 +248,12 @@ impl AccessControl {
         actor: &Actor,
         workspace: WorkspaceId,
     ) -> Result<Vec<Invitation>, Error> {
-        self.require_role(actor, workspace, WorkspaceRole::Admin)
+        let mut tx = self.read().await?;
+        self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
-        self.store().list_invitations(workspace).await
+        let mut invitations = tx.invitations(workspace).await?;
+        invitations.sort_by_key(|i| (i.created_at, i.id));
+        Ok(invitations)
     }
 
     /// Revokes a pending invitation (owners and admins). Audited as
@@ -258,13 +264,19 @@ impl AccessControl {
         workspace: WorkspaceId,
         id: InvitationId,
     ) -> Result<Invitation, Error> {
-        self.require_role(actor, workspace, WorkspaceRole::Admin)
+        let mut tx = self.begin_in(workspace).await?;
+        self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
-        let found = self.store().find_invitation(id).await?;
-        if found.is_none_or(|i| i.workspace_id != workspace) {
-            return Err(AccessDefect::InvitationUnknown.into());
-        }
-        let revoked = self.store().revoke_invitation(id, self.now()).await?;
+        let mut revoked = tx
+            .invitation(id)
+            .await?
+            .filter(|i| i.workspace_id == workspace)
+            .ok_or(AccessDefect::InvitationUnknown)?;
+        let now = self.now();
+        revoked.ensure_pending(now)?;
+        revoked.revoked_at = Some(now);
+        tx.put_invitation(&revoked).await?;
+        tx.commit().await?;
         self.record(
             self.event("access.invitation.revoked", actor, workspace)
                 .subject(id)
@@ -290,8 +302,9 @@ impl AccessControl {
     ) -> Result<Member, Error> {
         let id = parse_token(token).ok_or(AccessDefect::InvitationUnknown)?;
         let invitation = self
-            .store()
-            .find_invitation(id)
+            .read()
+            .await?
+            .invitation(id)
             .await?
             .ok_or(AccessDefect::InvitationUnknown)?;
         let presented = hash_token(token);
@@ -303,11 +316,34 @@ impl AccessControl {
         if normalize_email(verified_email)? != invitation.email {
             return Err(AccessDefect::InvitationForAnotherAccount.into());
         }
-        // The store checks again, atomically: two accepts of one token cannot both win.
-        let member = self
-            .store()
-            .accept_invitation(id, actor.user_id, now)
+        // Checked again inside the workspace's transaction: two accepts of one token cannot
+        // both win.
+        let workspace = invitation.workspace_id;
+        let mut tx = self
+            .begin(Scope::user(actor.user_id).and_workspace(workspace))
             .await?;
+        let mut invitation = tx
+            .invitation(id)
+            .await?
+            .ok_or(AccessDefect::InvitationUnknown)?;
+        invitation.ensure_pending(now)?;
+        if tx.workspace(workspace).await?.is_none() {
+            return Err(AccessDefect::InvitationUnknown.into());
+        }
+        if tx.member(workspace, actor.user_id).await?.is_some() {
+            return Err(AccessDefect::AlreadyMember.into());
+        }
+        let member = Member {
+            workspace_id: workspace,
+            user_id: actor.user_id,
+            role: invitation.role,
+            joined_at: now,
+        };
+        tx.put_member(&member).await?;
+        invitation.accepted_at = Some(now);
+        invitation.accepted_by = Some(actor.user_id);
+        tx.put_invitation(&invitation).await?;
+        tx.commit().await?;
         self.record(
             self.event("access.member.joined", actor, invitation.workspace_id)
                 .subject(actor.user_id)

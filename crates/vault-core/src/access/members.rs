@@ -1,12 +1,14 @@
 //! Members of a workspace and their roles: list, change a role, remove a member or leave.
-//! The last owner can neither leave nor be demoted (the store enforces it atomically).
+//! The last owner can neither leave nor be demoted (checked inside the workspace's
+//! transaction, so two concurrent demotions cannot both pass).
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::Error;
-use crate::access::{AccessControl, AccessDefect, Actor, WorkspaceRole};
+use crate::access::{AccessControl, AccessDefect, Actor, Grantee, WorkspaceRole};
 use crate::ids::{UserId, WorkspaceId};
+use crate::store::Scope;
 
 /// A user's membership of a workspace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -22,15 +24,23 @@ pub struct Member {
     pub joined_at: OffsetDateTime,
 }
 
+/// Whether `user` is the only owner among `members`: the last owner can neither leave, be
+/// removed nor be demoted, so a workspace always has one.
+fn is_last_owner(members: &[Member], user: UserId) -> bool {
+    let mut owners = members.iter().filter(|m| m.role == WorkspaceRole::Owner);
+    matches!((owners.next(), owners.next()), (Some(only), None) if only.user_id == user)
+}
+
 impl AccessControl {
-    /// The members of a workspace, for one of its members.
+    /// The members of a workspace, in joining order, for one of its members.
     pub async fn members(
         &self,
         actor: &Actor,
         workspace: WorkspaceId,
     ) -> Result<Vec<Member>, Error> {
-        self.acting_member(actor, workspace).await?;
-        self.store().list_members(workspace).await
+        let mut tx = self.read().await?;
+        self.acting_member(&mut *tx, actor, workspace).await?;
+        tx.members(workspace).await
     }
 
     /// Changes a member's workspace role. Owners and admins only, and never above their own
@@ -44,12 +54,12 @@ impl AccessControl {
         user: UserId,
         role: WorkspaceRole,
     ) -> Result<Member, Error> {
+        let mut tx = self.begin_in(workspace).await?;
         let (_, acting) = self
-            .require_role(actor, workspace, WorkspaceRole::Admin)
+            .require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
             .await?;
-        let target = self
-            .store()
-            .find_member(workspace, user)
+        let target = tx
+            .member(workspace, user)
             .await?
             .ok_or(AccessDefect::UserNotAMember)?;
         if target.role > acting.role || role > acting.role {
@@ -58,18 +68,23 @@ impl AccessControl {
         if target.role == role {
             return Ok(target);
         }
-        let before = self
-            .store()
-            .change_member_role(workspace, user, role)
-            .await?;
+        if role != WorkspaceRole::Owner && is_last_owner(&tx.members(workspace).await?, user) {
+            return Err(AccessDefect::LastOwner.into());
+        }
+        let changed = Member {
+            role,
+            ..target.clone()
+        };
+        tx.put_member(&changed).await?;
+        tx.commit().await?;
         self.record(
             self.event("access.member.role_changed", actor, workspace)
                 .subject(user)
-                .detail("from", before.role)
+                .detail("from", target.role)
                 .detail("to", role),
         )
         .await;
-        Ok(Member { role, ..before })
+        Ok(changed)
     }
 
     /// Removes a member from a workspace, with their group memberships and direct grants, and
@@ -88,22 +103,34 @@ impl AccessControl {
         user: UserId,
     ) -> Result<Member, Error> {
         let leaving = user == actor.user_id;
-        if leaving {
-            self.acting_member(actor, workspace).await?;
+        let mut tx = self
+            .begin(Scope::user(user).and_workspace(workspace))
+            .await?;
+        let acting = if leaving {
+            self.acting_member(&mut *tx, actor, workspace).await?.1
         } else {
-            let (_, acting) = self
-                .require_role(actor, workspace, WorkspaceRole::Admin)
-                .await?;
-            let target = self
-                .store()
-                .find_member(workspace, user)
+            self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Admin)
                 .await?
-                .ok_or(AccessDefect::UserNotAMember)?;
-            if target.role > acting.role {
-                return Err(AccessDefect::NotAllowed.into());
-            }
+                .1
+        };
+        let members = tx.members(workspace).await?;
+        let removed = members
+            .iter()
+            .find(|m| m.user_id == user)
+            .cloned()
+            .ok_or(AccessDefect::UserNotAMember)?;
+        if !leaving && removed.role > acting.role {
+            return Err(AccessDefect::NotAllowed.into());
         }
-        let removed = self.store().remove_member(workspace, user).await?;
+        if is_last_owner(&members, user) {
+            return Err(AccessDefect::LastOwner.into());
+        }
+        for group in tx.groups_of(workspace, user).await? {
+            tx.delete_group_member(group, user).await?;
+        }
+        tx.delete_grants_of(workspace, &Grantee::User(user)).await?;
+        tx.delete_member(workspace, user).await?;
+        tx.commit().await?;
         let action = if leaving {
             "access.member.left"
         } else {

@@ -152,7 +152,10 @@ impl KeyMinting {
         actor: &Actor,
         workspace: WorkspaceId,
     ) -> Result<Vec<KeyMetadata>, Error> {
-        let (_, member) = self.access.acting_member(actor, workspace).await?;
+        let (_, member) = self
+            .access
+            .acting_member(&mut *self.access.read().await?, actor, workspace)
+            .await?;
         let all = self.keys.list(workspace).await?;
         if member.role.is_admin() {
             return Ok(all);
@@ -235,7 +238,11 @@ impl KeyMinting {
     /// Why the actor may act on `key`, or the refusal. Outside the key's workspace the key
     /// is reported as not found: key ids of other workspaces are not confirmed.
     async fn right(&self, actor: &Actor, key: &KeyMetadata) -> Result<KeyRight, Error> {
-        let member = match self.access.acting_member(actor, key.workspace_id).await {
+        let member = match self
+            .access
+            .acting_member(&mut *self.access.read().await?, actor, key.workspace_id)
+            .await
+        {
             Ok((_, member)) => member,
             Err(Error::Access(AccessDefect::NotAMember)) => return Err(Error::KeyNotFound(key.id)),
             Err(other) => return Err(other),

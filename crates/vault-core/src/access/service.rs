@@ -1,4 +1,4 @@
-//! [`AccessControl`]: the access service over an [`AccessStore`], and the checks every call
+//! [`AccessControl`]: the access service over a [`Store`], and the checks every call
 //! starts with (is the actor a member, is their role high enough, does the workspace's 2FA
 //! policy let them act). The operations live next to their types, one file per concept.
 
@@ -12,7 +12,7 @@ use crate::access::{AccessDefect, Actor, Catalog, Member, Workspace, WorkspaceRo
 use crate::audit::{AuditEvent, AuditSink, TracingAuditSink};
 use crate::clock::{Clock, SystemClock};
 use crate::ids::WorkspaceId;
-use crate::store::AccessStore;
+use crate::store::{Scope, Store, Transaction, Tx};
 
 /// The access service: workspaces, members, invitations, groups, subscriptions, grants and
 /// the access check. Cheap to clone: clones share one store, catalogue, clock and audit sink.
@@ -25,7 +25,7 @@ pub struct AccessControl {
 }
 
 struct Inner {
-    store: Arc<dyn AccessStore>,
+    store: Arc<dyn Store>,
     catalog: Catalog,
     clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditSink>,
@@ -34,7 +34,7 @@ struct Inner {
 
 /// Configures an [`AccessControl`] service.
 pub struct AccessControlBuilder {
-    store: Arc<dyn AccessStore>,
+    store: Arc<dyn Store>,
     catalog: Catalog,
     clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditSink>,
@@ -76,7 +76,7 @@ impl AccessControlBuilder {
 
 impl AccessControl {
     /// Starts configuring a service over `store` with the host application's `catalog`.
-    pub fn builder(store: Arc<dyn AccessStore>, catalog: Catalog) -> AccessControlBuilder {
+    pub fn builder(store: Arc<dyn Store>, catalog: Catalog) -> AccessControlBuilder {
         AccessControlBuilder {
             store,
             catalog,
@@ -96,28 +96,41 @@ impl AccessControl {
         self.inner.clock.now()
     }
 
-    pub(super) fn store(&self) -> &dyn AccessStore {
-        &*self.inner.store
+    /// A read view of the store.
+    pub(super) async fn read(&self) -> Result<Tx<'_>, Error> {
+        self.inner.store.read().await
+    }
+
+    /// A write transaction over `scope`.
+    pub(super) async fn begin(&self, scope: Scope) -> Result<Tx<'_>, Error> {
+        self.inner.store.begin(scope).await
+    }
+
+    /// A write transaction locking `workspace`: every change of a workspace's members,
+    /// groups, grants, invitations or subscriptions runs in one, so they queue per workspace.
+    pub(super) async fn begin_in(&self, workspace: WorkspaceId) -> Result<Tx<'_>, Error> {
+        self.begin(Scope::workspace(workspace)).await
     }
 
     pub(super) fn invitation_ttl(&self) -> Duration {
         self.inner.invitation_ttl
     }
 
-    /// The actor's membership of `workspace`, once the workspace's 2FA policy for owners and
-    /// admins lets them act. [`AccessDefect::NotAMember`] for an unknown workspace too.
+    /// In `tx`: the actor's membership of `workspace`, once the workspace's 2FA policy for
+    /// owners and admins lets them act. [`AccessDefect::NotAMember`] for an unknown workspace
+    /// too.
     pub(super) async fn acting_member(
         &self,
+        tx: &mut (dyn Transaction + '_),
         actor: &Actor,
         workspace: WorkspaceId,
     ) -> Result<(Workspace, Member), Error> {
-        let store = self.store();
-        let found = store.find_workspace(workspace).await?;
+        let found = tx.workspace(workspace).await?;
         let Some(found) = found else {
             return Err(AccessDefect::NotAMember.into());
         };
-        let member = store
-            .find_member(workspace, actor.user_id)
+        let member = tx
+            .member(workspace, actor.user_id)
             .await?
             .ok_or(AccessDefect::NotAMember)?;
         if found.two_factor.owners_and_admins && member.role.is_admin() && !actor.two_factor_passed
@@ -130,11 +143,12 @@ impl AccessControl {
     /// Like [`Self::acting_member`], and the actor's role is at least `at_least`.
     pub(super) async fn require_role(
         &self,
+        tx: &mut (dyn Transaction + '_),
         actor: &Actor,
         workspace: WorkspaceId,
         at_least: WorkspaceRole,
     ) -> Result<(Workspace, Member), Error> {
-        let (found, member) = self.acting_member(actor, workspace).await?;
+        let (found, member) = self.acting_member(tx, actor, workspace).await?;
         if member.role < at_least {
             return Err(AccessDefect::NotAllowed.into());
         }

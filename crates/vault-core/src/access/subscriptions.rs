@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::Error;
 use crate::access::{AccessControl, AccessDefect, Actor, WorkspaceRole};
 use crate::ids::{ProductId, UserId, WorkspaceId};
-use crate::store::AccessStore;
+use crate::store::Store;
 
 /// A workspace's subscription to a product, active or not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -40,7 +40,7 @@ pub trait SubscriptionCheck: Send + Sync + 'static {
     async fn is_active(&self, workspace: WorkspaceId, product: &ProductId) -> Result<bool, Error>;
 }
 
-/// [`SubscriptionCheck`] answered by an [`AccessStore`].
+/// [`SubscriptionCheck`] answered by a [`Store`] (one indexed read per check).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -54,11 +54,11 @@ pub trait SubscriptionCheck: Send + Sync + 'static {
 /// # Ok::<(), vault_core::Error>(())
 /// ```
 #[derive(Clone)]
-pub struct StoreSubscriptions(Arc<dyn AccessStore>);
+pub struct StoreSubscriptions(Arc<dyn Store>);
 
 impl StoreSubscriptions {
     /// Answers from `store`.
-    pub fn new(store: Arc<dyn AccessStore>) -> Self {
+    pub fn new(store: Arc<dyn Store>) -> Self {
         Self(store)
     }
 }
@@ -72,7 +72,12 @@ impl fmt::Debug for StoreSubscriptions {
 #[async_trait]
 impl SubscriptionCheck for StoreSubscriptions {
     async fn is_active(&self, workspace: WorkspaceId, product: &ProductId) -> Result<bool, Error> {
-        let found = self.0.find_subscription(workspace, product).await?;
+        let found = self
+            .0
+            .read()
+            .await?
+            .subscription(workspace, product)
+            .await?;
         Ok(found.is_some_and(|s| s.active))
     }
 }
@@ -108,7 +113,8 @@ impl AccessControl {
         product: &ProductId,
         active: bool,
     ) -> Result<Subscription, Error> {
-        self.require_role(actor, workspace, WorkspaceRole::Owner)
+        let mut tx = self.begin_in(workspace).await?;
+        self.require_role(&mut *tx, actor, workspace, WorkspaceRole::Owner)
             .await?;
         if self.catalog().product(product).is_none() {
             return Err(AccessDefect::ProductUnknown.into());
@@ -120,7 +126,8 @@ impl AccessControl {
             changed_by: actor.user_id,
             changed_at: self.now(),
         };
-        self.store().set_subscription(subscription.clone()).await?;
+        tx.put_subscription(&subscription).await?;
+        tx.commit().await?;
         let action = if active {
             "access.subscription.activated"
         } else {
@@ -137,7 +144,10 @@ impl AccessControl {
         actor: &Actor,
         workspace: WorkspaceId,
     ) -> Result<Vec<Subscription>, Error> {
-        self.acting_member(actor, workspace).await?;
-        self.store().list_subscriptions(workspace).await
+        let mut tx = self.read().await?;
+        self.acting_member(&mut *tx, actor, workspace).await?;
+        let mut subscriptions = tx.subscriptions(workspace).await?;
+        subscriptions.sort_by(|a, b| a.product.cmp(&b.product));
+        Ok(subscriptions)
     }
 }

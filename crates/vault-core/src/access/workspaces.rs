@@ -9,6 +9,7 @@ use crate::Error;
 use crate::access::{AccessControl, AccessDefect, Actor, Member, WorkspaceRole};
 use crate::accounts::WorkspaceMembership;
 use crate::ids::{UserId, WorkspaceId};
+use crate::store::Scope;
 
 /// A workspace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -76,9 +77,18 @@ impl AccessControl {
             role: WorkspaceRole::Owner,
             joined_at: now,
         };
-        self.store()
-            .create_workspace(workspace.clone(), owner)
+        let mut tx = self
+            .begin(Scope::user(actor.user_id).and_workspace(workspace.id))
             .await?;
+        if tx.workspace(workspace.id).await?.is_some() {
+            return Err(Error::Conflict(format!(
+                "workspace {} exists",
+                workspace.id
+            )));
+        }
+        tx.put_workspace(&workspace).await?;
+        tx.put_member(&owner).await?;
+        tx.commit().await?;
         self.record(
             self.event("access.workspace.created", actor, workspace.id)
                 .subject(workspace.id)
@@ -90,7 +100,9 @@ impl AccessControl {
 
     /// The workspace, for one of its members.
     pub async fn workspace(&self, actor: &Actor, id: WorkspaceId) -> Result<Workspace, Error> {
-        let (workspace, _) = self.acting_member(actor, id).await?;
+        let (workspace, _) = self
+            .acting_member(&mut *self.read().await?, actor, id)
+            .await?;
         Ok(workspace)
     }
 
@@ -102,8 +114,16 @@ impl AccessControl {
         name: &str,
     ) -> Result<Workspace, Error> {
         let name = validate_name(name)?;
-        let (before, _) = self.require_role(actor, id, WorkspaceRole::Admin).await?;
-        let after = self.store().rename_workspace(id, &name).await?;
+        let mut tx = self.begin_in(id).await?;
+        let (before, _) = self
+            .require_role(&mut *tx, actor, id, WorkspaceRole::Admin)
+            .await?;
+        let after = Workspace {
+            name,
+            ..before.clone()
+        };
+        tx.put_workspace(&after).await?;
+        tx.commit().await?;
         self.record(
             self.event("access.workspace.renamed", actor, id)
                 .subject(id)
@@ -122,8 +142,16 @@ impl AccessControl {
         id: WorkspaceId,
         policy: TwoFactorPolicy,
     ) -> Result<Workspace, Error> {
-        self.require_role(actor, id, WorkspaceRole::Owner).await?;
-        let after = self.store().set_two_factor_policy(id, policy).await?;
+        let mut tx = self.begin_in(id).await?;
+        let (before, _) = self
+            .require_role(&mut *tx, actor, id, WorkspaceRole::Owner)
+            .await?;
+        let after = Workspace {
+            two_factor: policy,
+            ..before
+        };
+        tx.put_workspace(&after).await?;
+        tx.commit().await?;
         self.record(
             self.event("access.workspace.policy_changed", actor, id)
                 .subject(id)
@@ -136,7 +164,20 @@ impl AccessControl {
 
     /// The workspaces the actor belongs to, with their role in each, ordered by name.
     pub async fn workspaces(&self, actor: &Actor) -> Result<Vec<Membership>, Error> {
-        self.store().workspaces_of(actor.user_id).await
+        let mut tx = self.read().await?;
+        let mut found = Vec::new();
+        for member in tx.memberships(actor.user_id).await? {
+            if let Some(workspace) = tx.workspace(member.workspace_id).await? {
+                found.push(Membership {
+                    workspace,
+                    role: member.role,
+                });
+            }
+        }
+        found.sort_by(|a, b| {
+            (&a.workspace.name, a.workspace.id).cmp(&(&b.workspace.name, b.workspace.id))
+        });
+        Ok(found)
     }
 
     /// Whether the actor's session may make `workspace` its active workspace: only if the
@@ -147,8 +188,9 @@ impl AccessControl {
     /// The 2FA policy is not applied here: an admin without 2FA may switch and is then asked
     /// for it by every action that needs it.
     pub async fn may_switch_to(&self, actor: &Actor, workspace: WorkspaceId) -> Result<(), Error> {
-        self.store()
-            .find_member(workspace, actor.user_id)
+        self.read()
+            .await?
+            .member(workspace, actor.user_id)
             .await?
             .map(|_| ())
             .ok_or(AccessDefect::NotAMember.into())
@@ -160,7 +202,7 @@ impl AccessControl {
 #[async_trait]
 impl WorkspaceMembership for AccessControl {
     async fn is_member(&self, user: UserId, workspace: WorkspaceId) -> Result<bool, Error> {
-        Ok(self.store().find_member(workspace, user).await?.is_some())
+        Ok(self.read().await?.member(workspace, user).await?.is_some())
     }
 }
 

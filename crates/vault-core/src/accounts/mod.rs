@@ -1,6 +1,6 @@
 //! Accounts: sign-up with email verification, passwords, sign-in with brute-force protection
 //! and optional TOTP, "Forgot password?", sessions and the profile. Library services over the
-//! [`crate::store::AccountStore`] trait; mail goes through a [`Mailer`].
+//! [`crate::store::Store`] and its transactions; mail goes through a [`Mailer`].
 
 mod email;
 mod mailer;

@@ -8,12 +8,15 @@ use crate::accounts::AccountDefect;
 use crate::accounts::email::Email;
 use crate::accounts::records::TokenPurpose;
 use crate::accounts::service::{Accounts, NewSession, Proof, SessionToken, refused};
+use crate::accounts::throttle::ThrottleKey;
 use crate::password::{PasswordHash, PolicyContext};
+use crate::store::Scope;
 
 impl Accounts {
     /// Changes the password of the signed-in user. The current password is checked
     /// (throttled like sign-in), every other session ends, this one gets a new token, and a
-    /// notice is mailed.
+    /// notice is mailed. The new password, the ended sessions and the new token are one
+    /// transaction: all of them or none.
     pub async fn change_password(
         &self,
         token: &SessionToken,
@@ -21,7 +24,9 @@ impl Accounts {
         new: SecretString,
     ) -> Result<NewSession, Error> {
         let (session, user) = self.session_user(token).await?;
-        let key = format!("sign_in:account:{}", user.email.normalized());
+        let key = ThrottleKey::SignIn {
+            email: user.email.normalized().to_owned(),
+        };
         self.reserve(&key, &self.config().throttle.account).await?;
         let stored = user
             .password_hash
@@ -43,12 +48,20 @@ impl Accounts {
         let context = PolicyContext::new(Some(user.email.as_str()), Some(&user.name), two_factor);
         self.inner.passwords.check_new(&new, &context).await?;
         let hash = self.inner.passwords.hash(new).await?;
-        self.store().set_password(user.id, hash.as_str()).await?;
-        self.store().clear_attempts(&key).await?;
-        self.store()
-            .delete_user_sessions(user.id, Some(&session.token_hash))
+        let mut tx = self
+            .begin(Scope::user(user.id).and_throttle(key.clone()))
             .await?;
-        let renewed = self.renew_session(&session, false).await?;
+        let mut changed = tx
+            .user(user.id)
+            .await?
+            .ok_or_else(|| refused(AccountDefect::InvalidSession))?;
+        changed.password_hash = Some(hash.as_str().to_owned());
+        tx.put_user(&changed).await?;
+        tx.delete_throttle(&key).await?;
+        tx.delete_sessions_of(user.id, Some(&session.token_hash))
+            .await?;
+        let renewed = self.renew_session(&mut *tx, &session, false).await?;
+        tx.commit().await?;
         self.audit(self.event("account.password.changed").actor(user.id))
             .await;
         self.mail(
@@ -68,16 +81,27 @@ impl Accounts {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
-        let Some(user) = self.store().find_user_by_email(&email).await? else {
+        let Some(user) = self.read().await?.user_by_email(&email).await? else {
             return Ok(());
         };
-        if !user.email_verified || !self.may_mail(user.id, TokenPurpose::ResetPassword).await? {
+        if !user.email_verified {
             return Ok(());
         }
         let ttl = self.config().reset_ttl;
-        let (token, code) = self
-            .issue_token(&user, &user.email, TokenPurpose::ResetPassword, ttl)
+        let mut tx = self.begin(Scope::user(user.id)).await?;
+        let issued = self
+            .issue_token(
+                &mut *tx,
+                &user,
+                &user.email,
+                TokenPurpose::ResetPassword,
+                ttl,
+            )
             .await?;
+        tx.commit().await?;
+        let Some((token, code)) = issued else {
+            return Ok(());
+        };
         let link = self
             .config()
             .links
@@ -104,25 +128,34 @@ impl Accounts {
 
     /// Sets a new password with a reset proof (link token or typed code). The token is used
     /// once (of two concurrent uses exactly one succeeds), every session ends, the sign-in
-    /// counters clear, and a notice is mailed.
+    /// counters clear, and a notice is mailed. The token's use, the new password, the ended
+    /// sessions and the cleared counters are one transaction: all of them or none.
     pub async fn reset_password(&self, proof: &Proof, new: SecretString) -> Result<(), Error> {
         let (user, _) = self.peek_proof(proof, TokenPurpose::ResetPassword).await?;
         let two_factor = user.two_factor.as_ref().is_some_and(|t| t.enabled);
         let context = PolicyContext::new(Some(user.email.as_str()), Some(&user.name), two_factor);
         self.inner.passwords.check_new(&new, &context).await?;
         let hash = self.inner.passwords.hash(new).await?;
-        let record = self.take_proof(proof, TokenPurpose::ResetPassword).await?;
-        if record.user_id != user.id {
-            return Err(refused(AccountDefect::InvalidToken));
-        }
-        self.store().set_password(user.id, hash.as_str()).await?;
-        self.store()
-            .delete_tokens(user.id, TokenPurpose::ResetPassword)
+        let key = ThrottleKey::SignIn {
+            email: user.email.normalized().to_owned(),
+        };
+        let tx = self
+            .begin(Scope::user(user.id).and_throttle(key.clone()))
             .await?;
-        let ended = self.store().delete_user_sessions(user.id, None).await?;
-        self.store()
-            .clear_attempts(&format!("sign_in:account:{}", user.email.normalized()))
+        let (mut tx, _) = self
+            .take_proof(tx, proof, TokenPurpose::ResetPassword, user.id)
             .await?;
+        let mut changed = tx
+            .user(user.id)
+            .await?
+            .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
+        changed.password_hash = Some(hash.as_str().to_owned());
+        tx.put_user(&changed).await?;
+        tx.delete_tokens_of(user.id, TokenPurpose::ResetPassword)
+            .await?;
+        let ended = tx.delete_sessions_of(user.id, None).await?;
+        tx.delete_throttle(&key).await?;
+        tx.commit().await?;
         self.audit(
             self.event("account.password.reset")
                 .actor(user.id)

@@ -8,13 +8,19 @@ use crate::accounts::AccountDefect;
 use crate::accounts::email::Email;
 use crate::accounts::records::TokenPurpose;
 use crate::accounts::service::{Accounts, Proof, SessionToken, refused, validate_name};
+use crate::store::Scope;
 
 impl Accounts {
     /// Changes the display name.
     pub async fn change_name(&self, token: &SessionToken, name: &str) -> Result<(), Error> {
         let name = validate_name(name)?;
         let (_, user) = self.session_user(token).await?;
-        self.store().set_name(user.id, &name).await?;
+        let mut tx = self.begin(Scope::user(user.id)).await?;
+        if let Some(mut current) = tx.user(user.id).await? {
+            current.name = name;
+            tx.put_user(&current).await?;
+        }
+        tx.commit().await?;
         self.audit(self.event("account.name.changed").actor(user.id))
             .await;
         Ok(())
@@ -27,13 +33,18 @@ impl Accounts {
     pub async fn change_email(&self, token: &SessionToken, new_email: &str) -> Result<(), Error> {
         let new_email = Email::parse(new_email)?;
         let (_, user) = self.session_user(token).await?;
-        if new_email == user.email || !self.may_mail(user.id, TokenPurpose::ChangeEmail).await? {
+        if new_email == user.email {
             return Ok(());
         }
         let ttl = self.config().email_change_ttl;
-        let (token, code) = self
-            .issue_token(&user, &new_email, TokenPurpose::ChangeEmail, ttl)
+        let mut tx = self.begin(Scope::user(user.id)).await?;
+        let issued = self
+            .issue_token(&mut *tx, &user, &new_email, TokenPurpose::ChangeEmail, ttl)
             .await?;
+        tx.commit().await?;
+        let Some((token, code)) = issued else {
+            return Ok(());
+        };
         let link = self
             .config()
             .links
@@ -62,10 +73,21 @@ impl Accounts {
     /// Confirms an email change with the proof sent to the new address: the link's token, or
     /// the typed code given with the account's *current* address.
     pub async fn confirm_email_change(&self, proof: &Proof) -> Result<(), Error> {
-        let record = self.take_proof(proof, TokenPurpose::ChangeEmail).await?;
-        match self.store().set_email(record.user_id, &record.email).await {
-            Ok(true) => {}
-            Ok(false) => return Err(refused(AccountDefect::InvalidToken)),
+        let (user, _) = self.peek_proof(proof, TokenPurpose::ChangeEmail).await?;
+        let tx = self.begin(Scope::user(user.id)).await?;
+        let (mut tx, record) = self
+            .take_proof(tx, proof, TokenPurpose::ChangeEmail, user.id)
+            .await?;
+        let mut current = tx
+            .user(record.user_id)
+            .await?
+            .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
+        current.email = record.email.clone();
+        current.email_verified = true;
+        match tx.put_user(&current).await {
+            Ok(()) => tx.commit().await?,
+            // Taken meanwhile by another account: the token stays unused (the transaction is
+            // dropped), the owner may try another address.
             Err(Error::Conflict(_)) => return Err(refused(AccountDefect::EmailUnavailable)),
             Err(other) => return Err(other),
         }

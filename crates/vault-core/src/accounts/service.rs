@@ -16,12 +16,12 @@ use crate::accounts::email::Email;
 use crate::accounts::mailer::{Links, Mailer, Message};
 use crate::accounts::records::{SessionRecord, TokenPurpose, TokenRecord, User};
 use crate::accounts::secrets::{self, SecretHash};
-use crate::accounts::throttle::{ThrottlePolicy, ThrottleRule};
+use crate::accounts::throttle::{self, ThrottleKey, ThrottlePolicy, ThrottleRule};
 use crate::audit::{AuditEvent, AuditSink, TracingAuditSink};
 use crate::clock::{Clock, SystemClock};
 use crate::ids::{UserId, WorkspaceId};
 use crate::password::Passwords;
-use crate::store::AccountStore;
+use crate::store::{Scope, Store, Transaction, Tx};
 use crate::totp::Totp;
 
 /// Answers whether a user belongs to a workspace (the access service implements it), so a
@@ -191,7 +191,7 @@ pub struct Accounts {
 }
 
 pub(crate) struct Inner {
-    pub(crate) store: Arc<dyn AccountStore>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) passwords: Passwords,
     pub(crate) totp: Arc<Totp>,
     pub(crate) mailer: Arc<dyn Mailer>,
@@ -263,7 +263,7 @@ pub(crate) fn validate_name(name: &str) -> Result<String, Error> {
 impl Accounts {
     /// Starts configuring the service.
     pub fn builder(
-        store: Arc<dyn AccountStore>,
+        store: Arc<dyn Store>,
         passwords: Passwords,
         totp: Totp,
         mailer: Arc<dyn Mailer>,
@@ -286,8 +286,14 @@ impl Accounts {
         self.inner.clock.now()
     }
 
-    pub(crate) fn store(&self) -> &dyn AccountStore {
-        &*self.inner.store
+    /// A read view of the store.
+    pub(crate) async fn read(&self) -> Result<Tx<'_>, Error> {
+        self.inner.store.read().await
+    }
+
+    /// A write transaction over `scope`.
+    pub(crate) async fn begin(&self, scope: Scope) -> Result<Tx<'_>, Error> {
+        self.inner.store.begin(scope).await
     }
 
     pub(crate) fn config(&self) -> &AccountsConfig {
@@ -314,140 +320,138 @@ impl Accounts {
         }
     }
 
-    /// Issues a single-use token with a typed code; returns (token, code).
+    /// In `tx` (scoped to `user`): issues a single-use token with a typed code for a mail of
+    /// `purpose`, unless `user` already got [`AccountsConfig::mails_per_window`] of them in
+    /// the window (`None`). Returns (token, code).
     pub(crate) async fn issue_token(
         &self,
+        tx: &mut (dyn Transaction + '_),
         user: &User,
         email: &Email,
         purpose: TokenPurpose,
         ttl: Duration,
-    ) -> Result<(SecretString, SecretString), Error> {
+    ) -> Result<Option<(SecretString, SecretString)>, Error> {
+        let now = self.now();
+        let since = now - self.config().mail_window;
+        let sent = tx
+            .tokens_of(user.id, purpose)
+            .await?
+            .iter()
+            .filter(|t| t.created_at >= since)
+            .count();
+        if sent >= usize::try_from(self.config().mails_per_window).unwrap_or(usize::MAX) {
+            tracing::info!(user_id = %user.id, purpose = purpose.as_str(), "mail not sent: rate limit");
+            return Ok(None);
+        }
         let token = secrets::new_token()?;
         let code = secrets::new_code()?;
-        let now = self.now();
-        self.store()
-            .insert_token(TokenRecord {
-                token_hash: secrets::hash_token(&token),
-                code_hash: Some(code_hash(user.id, purpose, code.expose_secret())),
-                purpose,
-                user_id: user.id,
-                email: email.clone(),
-                created_at: now,
-                expires_at: now + ttl,
-                failed_attempts: 0,
-            })
-            .await?;
-        Ok((token, code))
-    }
-
-    /// Whether another mail of `purpose` may go to `user` now.
-    pub(crate) async fn may_mail(
-        &self,
-        user: UserId,
-        purpose: TokenPurpose,
-    ) -> Result<bool, Error> {
-        let since = self.now() - self.config().mail_window;
-        let sent = self
-            .store()
-            .count_tokens_since(user, purpose, since)
-            .await?;
-        Ok(sent < self.config().mails_per_window)
+        tx.put_token(&TokenRecord {
+            token_hash: secrets::hash_token(&token),
+            code_hash: Some(code_hash(user.id, purpose, code.expose_secret())),
+            purpose,
+            user_id: user.id,
+            email: email.clone(),
+            created_at: now,
+            expires_at: now + ttl,
+            failed_attempts: 0,
+        })
+        .await?;
+        Ok(Some((token, code)))
     }
 
     /// Whether a notice mail without a token (e.g. "someone tried to sign up with your
     /// address") may go to `user` now: the same limit as token mails.
-    pub(crate) async fn may_send_notice(&self, kind: &str, user: UserId) -> Result<bool, Error> {
+    pub(crate) async fn may_send_notice(
+        &self,
+        kind: &'static str,
+        user: UserId,
+    ) -> Result<bool, Error> {
         let rule = ThrottleRule {
             attempts: self.config().mails_per_window,
             window: self.config().mail_window,
             first_lock: self.config().mail_window,
             max_lock: self.config().mail_window,
         };
-        let key = format!("mail:{kind}:{user}");
         Ok(self
-            .store()
-            .reserve_attempt(&key, &rule, self.now())
-            .await?
+            .reserve(&ThrottleKey::Mail { kind, user }, &rule)
+            .await
             .is_ok())
     }
 
     /// Whom a proof names (the account and the address), without consuming or checking it:
-    /// flows look this up before the expensive steps, then [`Accounts::take_proof`] decides.
+    /// flows look this up before the expensive steps, then [`Accounts::take_proof`] decides
+    /// inside their transaction, scoped to the user named here.
     pub(crate) async fn peek_proof(
         &self,
         proof: &Proof,
         purpose: TokenPurpose,
     ) -> Result<(User, Email), Error> {
         let invalid = || refused(AccountDefect::InvalidToken);
+        let mut tx = self.read().await?;
         let (user_id, email) = match proof {
             Proof::Link(token) => {
-                let record = self
-                    .store()
-                    .find_token(&secrets::hash_token(token), purpose, self.now())
+                let record = live_token(&mut *tx, &secrets::hash_token(token), purpose, self.now())
                     .await?
                     .ok_or_else(invalid)?;
                 (record.user_id, record.email)
             }
             Proof::Code { email, .. } => {
                 let email = Email::parse(email).map_err(|_| invalid())?;
-                let user = self
-                    .store()
-                    .find_user_by_email(&email)
-                    .await?
-                    .ok_or_else(invalid)?;
+                let user = tx.user_by_email(&email).await?.ok_or_else(invalid)?;
                 (user.id, email)
             }
         };
-        let user = self.store().find_user(user_id).await?.ok_or_else(invalid)?;
+        let user = tx.user(user_id).await?.ok_or_else(invalid)?;
         Ok((user, email))
     }
 
-    /// Consumes the token a proof names: of two concurrent uses, exactly one succeeds.
-    pub(crate) async fn take_proof(
+    /// In `tx` (scoped to `user`, as [`Accounts::peek_proof`] named): consumes the token the
+    /// proof names, if it is `user`'s, and hands the transaction back for the flow's writes.
+    /// A wrong typed code counts against its token: that count is committed before the
+    /// refusal, so a code cannot be guessed by retrying.
+    pub(crate) async fn take_proof<'a>(
         &self,
+        mut tx: Tx<'a>,
         proof: &Proof,
         purpose: TokenPurpose,
-    ) -> Result<TokenRecord, Error> {
+        user: UserId,
+    ) -> Result<(Tx<'a>, TokenRecord), Error> {
         let now = self.now();
-        match proof {
-            Proof::Link(token) => self
-                .store()
-                .take_token(&secrets::hash_token(token), purpose, now)
-                .await?
-                .ok_or_else(|| refused(AccountDefect::InvalidToken)),
-            Proof::Code { email, code } => {
-                let email =
-                    Email::parse(email).map_err(|_| refused(AccountDefect::InvalidToken))?;
-                let user = self
-                    .store()
-                    .find_user_by_email(&email)
-                    .await?
-                    .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
+        let taken = match proof {
+            Proof::Link(token) => {
+                take_token(&mut *tx, &secrets::hash_token(token), purpose, now).await?
+            }
+            Proof::Code { code, .. } => {
                 let hash = code_hash(
-                    user.id,
+                    user,
                     purpose,
                     &secrets::normalize_code(code.expose_secret()),
                 );
-                match self
-                    .store()
-                    .take_token_by_code(user.id, purpose, &hash, now, self.config().code_attempts)
-                    .await?
-                {
-                    CodeAttempt::Taken(record) => Ok(record),
-                    _ => Err(refused(AccountDefect::InvalidToken)),
+                let attempts = self.config().code_attempts;
+                match take_token_by_code(&mut *tx, user, purpose, &hash, now, attempts).await? {
+                    CodeAttempt::Taken(record) => Some(record),
+                    CodeAttempt::Wrong | CodeAttempt::NoToken => None,
                 }
+            }
+        };
+        match taken.filter(|record| record.user_id == user) {
+            Some(record) => Ok((tx, record)),
+            None => {
+                tx.commit().await?;
+                Err(refused(AccountDefect::InvalidToken))
             }
         }
     }
 
-    /// Begins a session for `user` with a fresh token.
+    /// In `tx`: begins a session for `user` with a fresh token.
     pub(crate) async fn begin_session(
         &self,
+        tx: &mut (dyn Transaction + '_),
         user: UserId,
         two_factor_passed: bool,
     ) -> Result<NewSession, Error> {
         let (token, record) = self.fresh_session(user, two_factor_passed, None)?;
-        self.store().insert_session(record.clone()).await?;
+        tx.put_session(&record).await?;
         Ok(NewSession {
             token: SessionToken(token),
             session: SessionInfo::from(&record),
@@ -484,10 +488,20 @@ impl Accounts {
         Ok((token, record))
     }
 
-    /// Reserves an attempt under `key`; a lock becomes `Throttled` with the wait.
-    pub(crate) async fn reserve(&self, key: &str, rule: &ThrottleRule) -> Result<(), Error> {
+    /// Reserves an attempt under `key`, in a transaction of its own (a reservation stands
+    /// whatever the check then says); a lock becomes `Throttled` with the wait.
+    pub(crate) async fn reserve(
+        &self,
+        key: &ThrottleKey,
+        rule: &ThrottleRule,
+    ) -> Result<(), Error> {
         let now = self.now();
-        match self.store().reserve_attempt(key, rule, now).await? {
+        let mut tx = self.begin(Scope::throttle(key.clone())).await?;
+        let mut state = tx.throttle(key).await?.unwrap_or_default();
+        let outcome = throttle::reserve(&mut state, rule, now);
+        tx.put_throttle(key, &state).await?;
+        tx.commit().await?;
+        match outcome {
             Ok(()) => Ok(()),
             Err(until) => {
                 let wait = (until - now).whole_seconds().max(1);
@@ -497,6 +511,66 @@ impl Accounts {
             }
         }
     }
+}
+
+/// The live token with this hash and purpose.
+pub(crate) async fn live_token(
+    tx: &mut (dyn Transaction + '_),
+    hash: &SecretHash,
+    purpose: TokenPurpose,
+    now: OffsetDateTime,
+) -> Result<Option<TokenRecord>, Error> {
+    Ok(tx
+        .token(hash)
+        .await?
+        .filter(|t| t.purpose == purpose && t.expires_at > now))
+}
+
+/// Consumes the live token with this hash and purpose: of two concurrent takes, exactly one
+/// gets it (the store's delete decides).
+pub(crate) async fn take_token(
+    tx: &mut (dyn Transaction + '_),
+    hash: &SecretHash,
+    purpose: TokenPurpose,
+    now: OffsetDateTime,
+) -> Result<Option<TokenRecord>, Error> {
+    let Some(record) = live_token(tx, hash, purpose, now).await? else {
+        return Ok(None);
+    };
+    Ok(tx.delete_token(hash).await?.then_some(record))
+}
+
+/// Checks a typed code against the user's newest live token of `purpose` that has a code: on
+/// a match the token is consumed; on a miss its failure count grows, and at `max_attempts`
+/// it is deleted. Run in a transaction scoped to `user`.
+pub(crate) async fn take_token_by_code(
+    tx: &mut (dyn Transaction + '_),
+    user: UserId,
+    purpose: TokenPurpose,
+    code: &SecretHash,
+    now: OffsetDateTime,
+    max_attempts: u32,
+) -> Result<CodeAttempt, Error> {
+    let newest = tx
+        .tokens_of(user, purpose)
+        .await?
+        .into_iter()
+        .filter(|t| t.expires_at > now && t.code_hash.is_some())
+        .max_by_key(|t| t.created_at);
+    let Some(mut record) = newest else {
+        return Ok(CodeAttempt::NoToken);
+    };
+    if record.code_hash.is_some_and(|h| h.ct_eq(code)) {
+        tx.delete_token(&record.token_hash).await?;
+        return Ok(CodeAttempt::Taken(record));
+    }
+    record.failed_attempts += 1;
+    if record.failed_attempts >= max_attempts {
+        tx.delete_token(&record.token_hash).await?;
+    } else {
+        tx.put_token(&record).await?;
+    }
+    Ok(CodeAttempt::Wrong)
 }
 
 /// The hash of a typed code, bound to its user and purpose (a code of one flow is useless in

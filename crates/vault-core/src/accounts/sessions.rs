@@ -7,6 +7,7 @@ use crate::accounts::records::{SessionRecord, User};
 use crate::accounts::secrets;
 use crate::accounts::service::{Accounts, NewSession, SessionInfo, SessionToken, refused};
 use crate::ids::WorkspaceId;
+use crate::store::{Scope, Transaction};
 
 /// Last-use times are written at most this often, so reads do not become writes.
 const TOUCH_EVERY: time::Duration = time::Duration::seconds(60);
@@ -22,16 +23,19 @@ impl Accounts {
 
     pub(crate) async fn live_session(&self, token: &SessionToken) -> Result<SessionRecord, Error> {
         let hash = secrets::hash_token(&token.0);
-        let session = self
-            .store()
-            .find_session(&hash)
+        let mut session = self
+            .read()
+            .await?
+            .session(&hash)
             .await?
             .ok_or_else(|| refused(AccountDefect::InvalidSession))?;
         let now = self.now();
         if now >= session.absolute_expires_at
             || now - session.last_seen_at >= self.config().session_idle_timeout
         {
-            self.store().delete_session(&hash).await?;
+            let mut tx = self.begin(Scope::user(session.user_id)).await?;
+            tx.delete_session(&hash).await?;
+            tx.commit().await?;
             self.audit(
                 self.event("account.session.expired")
                     .actor(session.user_id)
@@ -40,17 +44,27 @@ impl Accounts {
             .await;
             return Err(refused(AccountDefect::InvalidSession));
         }
-        if now - session.last_seen_at >= TOUCH_EVERY {
-            self.store().touch_session(&hash, now).await?;
-        }
-        let mut session = session;
+        let touch = now - session.last_seen_at >= TOUCH_EVERY;
         // A user removed from (or leaving) a workspace loses it in every session at their next
         // request, whoever removed them and wherever.
-        if let Some(workspace) = session.active_workspace
-            && !self.is_member(session.user_id, workspace).await?
-        {
-            self.store().set_active_workspace(&hash, None).await?;
-            session.active_workspace = None;
+        let gone = match session.active_workspace {
+            Some(workspace) => !self.is_member(session.user_id, workspace).await?,
+            None => false,
+        };
+        if touch || gone {
+            let mut tx = self.begin(Scope::user(session.user_id)).await?;
+            // Written from the stored row, so a concurrent change of the session is kept.
+            if let Some(mut stored) = tx.session(&hash).await? {
+                if touch {
+                    stored.last_seen_at = now;
+                }
+                if gone {
+                    stored.active_workspace = None;
+                    session.active_workspace = None;
+                }
+                tx.put_session(&stored).await?;
+            }
+            tx.commit().await?;
         }
         Ok(session)
     }
@@ -72,27 +86,26 @@ impl Accounts {
     ) -> Result<(SessionRecord, User), Error> {
         let session = self.live_session(token).await?;
         let user = self
-            .store()
-            .find_user(session.user_id)
+            .read()
+            .await?
+            .user(session.user_id)
             .await?
             .ok_or_else(|| refused(AccountDefect::InvalidSession))?;
         Ok((session, user))
     }
 
-    /// A new token for the same session (after a privilege change), the old one dead.
+    /// In `tx`: a new token for the same session (after a privilege change), the old one dead.
     pub(crate) async fn renew_session(
         &self,
+        tx: &mut (dyn Transaction + '_),
         old: &SessionRecord,
         two_factor_passed: bool,
     ) -> Result<NewSession, Error> {
         let (token, record) = self.fresh_session(old.user_id, two_factor_passed, Some(old))?;
-        if !self
-            .store()
-            .replace_session(&old.token_hash, record.clone())
-            .await?
-        {
+        if !tx.delete_session(&old.token_hash).await? {
             return Err(refused(AccountDefect::InvalidSession));
         }
+        tx.put_session(&record).await?;
         Ok(NewSession {
             token: SessionToken(token),
             session: SessionInfo::from(&record),
@@ -102,25 +115,27 @@ impl Accounts {
     /// Ends this session.
     pub async fn sign_out(&self, token: &SessionToken) -> Result<(), Error> {
         let hash = secrets::hash_token(&token.0);
-        if let Some(session) = self.store().find_session(&hash).await? {
-            self.store().delete_session(&hash).await?;
-            self.audit(
-                self.event("account.session.ended")
-                    .actor(session.user_id)
-                    .subject(session.id),
-            )
-            .await;
-        }
+        let Some(session) = self.read().await?.session(&hash).await? else {
+            return Ok(());
+        };
+        let mut tx = self.begin(Scope::user(session.user_id)).await?;
+        tx.delete_session(&hash).await?;
+        tx.commit().await?;
+        self.audit(
+            self.event("account.session.ended")
+                .actor(session.user_id)
+                .subject(session.id),
+        )
+        .await;
         Ok(())
     }
 
     /// Ends every session of the user, this one included; returns how many ended.
     pub async fn sign_out_everywhere(&self, token: &SessionToken) -> Result<u32, Error> {
         let session = self.live_session(token).await?;
-        let ended = self
-            .store()
-            .delete_user_sessions(session.user_id, None)
-            .await?;
+        let mut tx = self.begin(Scope::user(session.user_id)).await?;
+        let ended = tx.delete_sessions_of(session.user_id, None).await?;
+        tx.commit().await?;
         self.audit(
             self.event("account.sessions.ended_all")
                 .actor(session.user_id)
@@ -133,10 +148,14 @@ impl Accounts {
     /// Ends one of the user's sessions by its public id.
     pub async fn end_session(&self, token: &SessionToken, id: uuid::Uuid) -> Result<bool, Error> {
         let session = self.live_session(token).await?;
-        let ended = self
-            .store()
-            .delete_session_by_id(session.user_id, id)
-            .await?;
+        let mut tx = self.begin(Scope::user(session.user_id)).await?;
+        let mut ended = false;
+        for other in tx.sessions_of(session.user_id).await? {
+            if other.id == id {
+                ended |= tx.delete_session(&other.token_hash).await?;
+            }
+        }
+        tx.commit().await?;
         if ended {
             self.audit(
                 self.event("account.session.ended")
@@ -151,7 +170,8 @@ impl Accounts {
     /// The user's sessions, oldest first.
     pub async fn list_sessions(&self, token: &SessionToken) -> Result<Vec<SessionInfo>, Error> {
         let session = self.live_session(token).await?;
-        let all = self.store().list_sessions(session.user_id).await?;
+        let mut all = self.read().await?.sessions_of(session.user_id).await?;
+        all.sort_by_key(|s| (s.created_at, s.id));
         Ok(all.iter().map(SessionInfo::from).collect())
     }
 
@@ -167,9 +187,14 @@ impl Accounts {
         if !self.is_member(session.user_id, workspace).await? {
             return Err(refused(AccountDefect::NotAMember));
         }
-        self.store()
-            .set_active_workspace(&session.token_hash, Some(workspace))
-            .await?;
+        let mut tx = self.begin(Scope::user(session.user_id)).await?;
+        let mut stored = tx
+            .session(&session.token_hash)
+            .await?
+            .ok_or_else(|| refused(AccountDefect::InvalidSession))?;
+        stored.active_workspace = Some(workspace);
+        tx.put_session(&stored).await?;
+        tx.commit().await?;
         let mut info = SessionInfo::from(&session);
         info.active_workspace = Some(workspace);
         Ok(info)
@@ -182,6 +207,13 @@ impl Accounts {
         user: crate::ids::UserId,
         workspace: WorkspaceId,
     ) -> Result<(), Error> {
-        self.store().forget_workspace(user, workspace).await
+        let mut tx = self.begin(Scope::user(user)).await?;
+        for mut session in tx.sessions_of(user).await? {
+            if session.active_workspace == Some(workspace) {
+                session.active_workspace = None;
+                tx.put_session(&session).await?;
+            }
+        }
+        tx.commit().await
     }
 }

@@ -8,8 +8,10 @@ use crate::accounts::AccountDefect;
 use crate::accounts::email::Email;
 use crate::accounts::records::{TokenPurpose, TokenRecord, User};
 use crate::accounts::secrets;
-use crate::accounts::service::{Accounts, Client, NewSession, refused};
+use crate::accounts::service::{Accounts, Client, NewSession, live_token, refused, take_token};
+use crate::accounts::throttle::ThrottleKey;
 use crate::password::PasswordHash;
+use crate::store::{Scope, Transaction};
 
 /// The outcome of a correct password.
 #[derive(Debug)]
@@ -43,14 +45,16 @@ impl std::fmt::Debug for Challenge {
     }
 }
 
-fn throttle_keys(email: &str, client: &Client) -> [Option<String>; 3] {
-    let address = client.address.map(|a| a.to_string());
+fn throttle_keys(email: &str, client: &Client) -> [Option<ThrottleKey>; 3] {
+    let email = email.to_owned();
     [
-        Some(format!("sign_in:account:{email}")),
-        address
-            .as_ref()
-            .map(|a| format!("sign_in:account_address:{email}|{a}")),
-        address.map(|a| format!("sign_in:address:{a}")),
+        Some(ThrottleKey::SignIn {
+            email: email.clone(),
+        }),
+        client
+            .address
+            .map(|address| ThrottleKey::SignInFromAddress { email, address }),
+        client.address.map(ThrottleKey::SignInAddress),
     ]
 }
 
@@ -91,7 +95,7 @@ impl Accounts {
         }
 
         let user = match &parsed {
-            Some(email) => self.store().find_user_by_email(email).await?,
+            Some(email) => self.read().await?.user_by_email(email).await?,
             None => None,
         };
         let stored = user
@@ -114,42 +118,59 @@ impl Accounts {
             self.audit(event).await;
             return Err(refused(AccountDefect::InvalidCredentials));
         };
+        let upgraded = match verified.needs_rehash {
+            true => Some(self.inner.passwords.hash(password).await?),
+            false => None,
+        };
 
-        // A success clears the account's counters (not the address's: spraying goes on).
-        for key in keys.iter().take(2).flatten() {
-            self.store().clear_attempts(key).await?;
+        // A success clears the account's counters (not the address's: spraying goes on),
+        // upgrades an old hash and begins the session or the challenge, all at once.
+        let account_keys: Vec<ThrottleKey> = keys.iter().take(2).flatten().cloned().collect();
+        let scope = account_keys
+            .iter()
+            .cloned()
+            .fold(Scope::user(user.id), Scope::and_throttle);
+        let mut tx = self.begin(scope).await?;
+        for key in &account_keys {
+            tx.delete_throttle(key).await?;
         }
-        if verified.needs_rehash {
-            let upgraded = self.inner.passwords.hash(password).await?;
-            self.store()
-                .set_password(user.id, upgraded.as_str())
-                .await?;
+        if let Some(upgraded) = upgraded
+            && let Some(mut current) = tx.user(user.id).await?
+        {
+            current.password_hash = Some(upgraded.as_str().to_owned());
+            tx.put_user(&current).await?;
             tracing::info!(user_id = %user.id, "password hash upgraded to the current parameters");
         }
         if user.two_factor.as_ref().is_some_and(|t| t.enabled) {
-            return self.challenge(&user).await.map(SignIn::TwoFactorRequired);
+            let challenge = self.challenge(&mut *tx, &user).await?;
+            tx.commit().await?;
+            return Ok(SignIn::TwoFactorRequired(challenge));
         }
-        let session = self.begin_session(user.id, false).await?;
+        let session = self.begin_session(&mut *tx, user.id, false).await?;
+        tx.commit().await?;
         self.audit(self.event("account.sign_in.succeeded").actor(user.id))
             .await;
         Ok(SignIn::Session(session))
     }
 
-    async fn challenge(&self, user: &User) -> Result<Challenge, Error> {
+    async fn challenge(
+        &self,
+        tx: &mut (dyn Transaction + '_),
+        user: &User,
+    ) -> Result<Challenge, Error> {
         let token = secrets::new_token()?;
         let now = self.now();
-        self.store()
-            .insert_token(TokenRecord {
-                token_hash: secrets::hash_token(&token),
-                code_hash: None,
-                purpose: TokenPurpose::TwoFactorChallenge,
-                user_id: user.id,
-                email: user.email.clone(),
-                created_at: now,
-                expires_at: now + self.config().challenge_ttl,
-                failed_attempts: 0,
-            })
-            .await?;
+        tx.put_token(&TokenRecord {
+            token_hash: secrets::hash_token(&token),
+            code_hash: None,
+            purpose: TokenPurpose::TwoFactorChallenge,
+            user_id: user.id,
+            email: user.email.clone(),
+            created_at: now,
+            expires_at: now + self.config().challenge_ttl,
+            failed_attempts: 0,
+        })
+        .await?;
         Ok(Challenge(token))
     }
 
@@ -161,23 +182,35 @@ impl Accounts {
         code: &str,
     ) -> Result<NewSession, Error> {
         let hash = secrets::hash_token(&challenge.0);
-        let record = self
-            .store()
-            .find_token(&hash, TokenPurpose::TwoFactorChallenge, self.now())
+        let (record, user) = {
+            let mut tx = self.read().await?;
+            let record = live_token(
+                &mut *tx,
+                &hash,
+                TokenPurpose::TwoFactorChallenge,
+                self.now(),
+            )
             .await?
             .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
-        let user = self
-            .store()
-            .find_user(record.user_id)
-            .await?
-            .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
-        self.check_second_factor(&user, code).await?;
+            let user = tx
+                .user(record.user_id)
+                .await?
+                .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
+            (record, user)
+        };
+        let mut tx = self.check_second_factor(&user, code).await?;
         // Single use: of two concurrent completions, one wins.
-        self.store()
-            .take_token(&hash, TokenPurpose::TwoFactorChallenge, self.now())
-            .await?
-            .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
-        let session = self.begin_session(user.id, true).await?;
+        take_token(
+            &mut *tx,
+            &hash,
+            TokenPurpose::TwoFactorChallenge,
+            self.now(),
+        )
+        .await?
+        .filter(|taken| taken.user_id == record.user_id)
+        .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
+        let session = self.begin_session(&mut *tx, user.id, true).await?;
+        tx.commit().await?;
         self.audit(
             self.event("account.sign_in.succeeded")
                 .actor(user.id)

@@ -10,6 +10,7 @@ use crate::accounts::records::{TokenPurpose, User};
 use crate::accounts::service::{Accounts, Proof, refused, validate_name};
 use crate::ids::UserId;
 use crate::password::PolicyContext;
+use crate::store::Scope;
 
 impl Accounts {
     /// Starts a sign-up. A new address gets an account (unverified, without a password) and
@@ -28,24 +29,41 @@ impl Accounts {
             two_factor: None,
             created_at: self.now(),
         };
-        match self.store().insert_user(user.clone()).await {
-            Ok(()) => {
-                self.audit(
-                    self.event("account.signed_up")
-                        .actor(user.id)
-                        .subject(user.id),
-                )
-                .await;
-                self.send_verification(&user).await
-            }
-            // The address is taken (also by a concurrent sign-up): tell its owner.
-            Err(Error::Conflict(_)) => self.existing_sign_up(&email).await,
-            Err(other) => Err(other),
+        // The account and its first token together: a sign-up is never left without a way
+        // to finish it.
+        let mut tx = self.begin(Scope::user(user.id)).await?;
+        if tx.user_by_email(&email).await?.is_some() {
+            drop(tx);
+            return self.existing_sign_up(&email).await;
         }
+        match tx.put_user(&user).await {
+            Ok(()) => {}
+            // Taken by a concurrent sign-up: tell its owner.
+            Err(Error::Conflict(_)) => {
+                drop(tx);
+                return self.existing_sign_up(&email).await;
+            }
+            Err(other) => return Err(other),
+        }
+        let ttl = self.config().verification_ttl;
+        let issued = self
+            .issue_token(&mut *tx, &user, &user.email, TokenPurpose::VerifyEmail, ttl)
+            .await?;
+        tx.commit().await?;
+        self.audit(
+            self.event("account.signed_up")
+                .actor(user.id)
+                .subject(user.id),
+        )
+        .await;
+        if let Some((token, code)) = issued {
+            self.mail_verification(&user, &token, &code).await;
+        }
+        Ok(())
     }
 
     async fn existing_sign_up(&self, email: &Email) -> Result<(), Error> {
-        let Some(existing) = self.store().find_user_by_email(email).await? else {
+        let Some(existing) = self.read().await?.user_by_email(email).await? else {
             return Ok(());
         };
         if !existing.email_verified {
@@ -73,21 +91,27 @@ impl Accounts {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
-        match self.store().find_user_by_email(&email).await? {
+        match self.read().await?.user_by_email(&email).await? {
             Some(user) if !user.email_verified => self.send_verification(&user).await,
             _ => Ok(()),
         }
     }
 
     async fn send_verification(&self, user: &User) -> Result<(), Error> {
-        if !self.may_mail(user.id, TokenPurpose::VerifyEmail).await? {
-            tracing::info!(user_id = %user.id, "verification mail not sent: rate limit");
-            return Ok(());
-        }
         let ttl = self.config().verification_ttl;
-        let (token, code) = self
-            .issue_token(user, &user.email, TokenPurpose::VerifyEmail, ttl)
+        let mut tx = self.begin(Scope::user(user.id)).await?;
+        let issued = self
+            .issue_token(&mut *tx, user, &user.email, TokenPurpose::VerifyEmail, ttl)
             .await?;
+        tx.commit().await?;
+        if let Some((token, code)) = issued {
+            self.mail_verification(user, &token, &code).await;
+        }
+        Ok(())
+    }
+
+    async fn mail_verification(&self, user: &User, token: &SecretString, code: &SecretString) {
+        let ttl = self.config().verification_ttl;
         let link = self
             .config()
             .links
@@ -104,7 +128,6 @@ impl Accounts {
             ),
         )
         .await;
-        Ok(())
     }
 
     /// Completes sign-up: proves the address (link token or typed code) and sets the password,
@@ -119,16 +142,20 @@ impl Accounts {
         let context = PolicyContext::new(Some(email.as_str()), Some(&user.name), false);
         self.inner.passwords.check_new(&password, &context).await?;
         let hash = self.inner.passwords.hash(password).await?;
-        let record = self.take_proof(proof, TokenPurpose::VerifyEmail).await?;
-        if record.user_id != user.id {
-            return Err(refused(AccountDefect::InvalidToken));
-        }
-        self.store()
-            .complete_sign_up(user.id, hash.as_str())
+        let tx = self.begin(Scope::user(user.id)).await?;
+        let (mut tx, _) = self
+            .take_proof(tx, proof, TokenPurpose::VerifyEmail, user.id)
             .await?;
-        self.store()
-            .delete_tokens(user.id, TokenPurpose::VerifyEmail)
+        let mut verified = tx
+            .user(user.id)
+            .await?
+            .ok_or_else(|| refused(AccountDefect::InvalidToken))?;
+        verified.email_verified = true;
+        verified.password_hash = Some(hash.as_str().to_owned());
+        tx.put_user(&verified).await?;
+        tx.delete_tokens_of(user.id, TokenPurpose::VerifyEmail)
             .await?;
+        tx.commit().await?;
         self.audit(
             self.event("account.email_verified")
                 .actor(user.id)

@@ -8,7 +8,10 @@ use crate::Error;
 use crate::accounts::AccountDefect;
 use crate::accounts::records::{TwoFactorState, User};
 use crate::accounts::service::{Accounts, NewSession, SessionToken, refused};
+use crate::accounts::throttle::ThrottleKey;
+use crate::ids::UserId;
 use crate::password::PasswordHash;
+use crate::store::{Scope, Transaction, Tx};
 use crate::totp::{self, Enrolment, RecoveryCodeHash, SealedSecret, TotpDefect};
 
 /// What confirming 2FA hands out: the session (with a new token) and the recovery codes.
@@ -22,29 +25,32 @@ pub struct TwoFactorEnabled {
 
 impl Accounts {
     /// Checks a second factor of `user`: six digits are a TOTP code (replay refused, also
-    /// between parallel requests), anything else a recovery code (used once). Throttled.
-    pub(crate) async fn check_second_factor(&self, user: &User, code: &str) -> Result<(), Error> {
-        let state = user
-            .two_factor
-            .as_ref()
-            .filter(|t| t.enabled)
-            .ok_or_else(|| refused(AccountDefect::TwoFactorState))?;
-        let key = format!("second_factor:{}", user.id);
+    /// between parallel requests), anything else a recovery code (used once). Throttled: the
+    /// attempt is reserved first, in a transaction of its own. On success, hands back the
+    /// open transaction (scoped to the user) holding the code's use and the cleared counter,
+    /// for the flow to add its writes and commit.
+    pub(crate) async fn check_second_factor(
+        &self,
+        user: &User,
+        code: &str,
+    ) -> Result<Tx<'_>, Error> {
+        if !user.two_factor.as_ref().is_some_and(|t| t.enabled) {
+            return Err(refused(AccountDefect::TwoFactorState));
+        }
+        let key = ThrottleKey::SecondFactor(user.id);
         self.reserve(&key, &self.config().throttle.second_factor)
             .await?;
-        let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        let outcome =
-            if digits.len() == totp::Totp::DIGITS && digits.bytes().all(|b| b.is_ascii_digit()) {
-                self.check_totp(user, state, &digits).await
-            } else {
-                self.check_recovery_code(user, state, code).await
-            };
+        let mut tx = self
+            .begin(Scope::user(user.id).and_throttle(key.clone()))
+            .await?;
+        let outcome = self.use_second_factor(&mut *tx, user.id, code).await;
         match outcome {
             Ok(()) => {
-                self.store().clear_attempts(&key).await?;
-                Ok(())
+                tx.delete_throttle(&key).await?;
+                Ok(tx)
             }
             Err(err) => {
+                drop(tx);
                 self.audit(self.event("account.second_factor.failed").actor(user.id))
                     .await;
                 Err(err)
@@ -52,35 +58,68 @@ impl Accounts {
         }
     }
 
-    async fn check_totp(
+    /// In `tx`: checks `code` against the user's stored state and records its use.
+    async fn use_second_factor(
         &self,
-        user: &User,
-        state: &TwoFactorState,
+        tx: &mut (dyn Transaction + '_),
+        user_id: UserId,
+        code: &str,
+    ) -> Result<(), Error> {
+        let mut user = tx
+            .user(user_id)
+            .await?
+            .ok_or_else(|| refused(AccountDefect::TwoFactorState))?;
+        let Some(state) = user.two_factor.as_mut().filter(|t| t.enabled) else {
+            return Err(refused(AccountDefect::TwoFactorState));
+        };
+        let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        if digits.len() == totp::Totp::DIGITS && digits.bytes().all(|b| b.is_ascii_digit()) {
+            self.check_totp(user_id, state, &digits)?;
+        } else {
+            let left = self.check_recovery_code(user_id, state, code)?;
+            self.audit(
+                self.event("account.recovery_code.used")
+                    .actor(user_id)
+                    .detail("codes_left", left),
+            )
+            .await;
+        }
+        tx.put_user(&user).await
+    }
+
+    /// Checks a TOTP code and moves the last accepted step (a replay, also between parallel
+    /// requests, finds the step already there).
+    fn check_totp(
+        &self,
+        user: UserId,
+        state: &mut TwoFactorState,
         code: &str,
     ) -> Result<(), Error> {
         let sealed = SealedSecret::from_bytes(&state.sealed_secret)?;
         let step = self
             .inner
             .totp
-            .verify(user.id, &sealed, code, self.now(), state.last_step)
+            .verify(user, &sealed, code, self.now(), state.last_step)
             .map_err(|err| match err {
                 Error::Totp(
                     TotpDefect::WrongCode | TotpDefect::ReplayedCode | TotpDefect::MalformedCode,
                 ) => refused(AccountDefect::InvalidSecondFactor),
                 other => other,
             })?;
-        if !self.store().advance_totp_step(user.id, step).await? {
+        if state.last_step.is_some_and(|last| step <= last) {
             return Err(refused(AccountDefect::InvalidSecondFactor));
         }
+        state.last_step = Some(step);
         Ok(())
     }
 
-    async fn check_recovery_code(
+    /// Checks a recovery code and marks it used; answers how many are left.
+    fn check_recovery_code(
         &self,
-        user: &User,
-        state: &TwoFactorState,
+        user: UserId,
+        state: &mut TwoFactorState,
         code: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<usize, Error> {
         // Compare against every slot (used ones as a hash nothing matches) so indexes stay.
         let hashes: Vec<RecoveryCodeHash> = state
             .recovery_codes
@@ -91,25 +130,12 @@ impl Accounts {
                     .unwrap_or(RecoveryCodeHash::from_bytes([0; 32]))
             })
             .collect();
-        let index = totp::match_recovery_code(user.id, code, &hashes)
-            .filter(|i| state.recovery_codes.get(*i).is_some_and(Option::is_some))
+        let slot = totp::match_recovery_code(user, code, &hashes)
+            .and_then(|i| state.recovery_codes.get_mut(i))
+            .filter(|slot| slot.is_some())
             .ok_or_else(|| refused(AccountDefect::InvalidSecondFactor))?;
-        if !self.store().use_recovery_code(user.id, index).await? {
-            return Err(refused(AccountDefect::InvalidSecondFactor));
-        }
-        let left = state
-            .recovery_codes
-            .iter()
-            .flatten()
-            .count()
-            .saturating_sub(1);
-        self.audit(
-            self.event("account.recovery_code.used")
-                .actor(user.id)
-                .detail("codes_left", left),
-        )
-        .await;
-        Ok(())
+        *slot = None;
+        Ok(state.recovery_codes.iter().flatten().count())
     }
 
     /// Starts enrolment: a new secret (sealed and stored, not yet active) and what the user
@@ -120,13 +146,22 @@ impl Accounts {
             return Err(refused(AccountDefect::TwoFactorState));
         }
         let enrolment = self.inner.totp.enrol(user.id, user.email.as_str())?;
-        let state = TwoFactorState {
+        let mut tx = self.begin(Scope::user(user.id)).await?;
+        let mut current = tx
+            .user(user.id)
+            .await?
+            .ok_or_else(|| refused(AccountDefect::InvalidSession))?;
+        if current.two_factor.as_ref().is_some_and(|t| t.enabled) {
+            return Err(refused(AccountDefect::TwoFactorState));
+        }
+        current.two_factor = Some(TwoFactorState {
             sealed_secret: enrolment.sealed.as_bytes().to_vec(),
             enabled: false,
             last_step: None,
             recovery_codes: Vec::new(),
-        };
-        self.store().set_two_factor(user.id, Some(state)).await?;
+        });
+        tx.put_user(&current).await?;
+        tx.commit().await?;
         Ok(enrolment)
     }
 
@@ -138,30 +173,36 @@ impl Accounts {
         code: &str,
     ) -> Result<TwoFactorEnabled, Error> {
         let (session, user) = self.session_user(token).await?;
-        let state = user
-            .two_factor
-            .clone()
-            .filter(|t| !t.enabled)
-            .ok_or_else(|| refused(AccountDefect::TwoFactorState))?;
-        let key = format!("second_factor:{}", user.id);
+        if !user.two_factor.as_ref().is_some_and(|t| !t.enabled) {
+            return Err(refused(AccountDefect::TwoFactorState));
+        }
+        let key = ThrottleKey::SecondFactor(user.id);
         self.reserve(&key, &self.config().throttle.second_factor)
             .await?;
+        let mut tx = self
+            .begin(Scope::user(user.id).and_throttle(key.clone()))
+            .await?;
+        let mut current = tx
+            .user(user.id)
+            .await?
+            .ok_or_else(|| refused(AccountDefect::InvalidSession))?;
+        let Some(state) = current.two_factor.as_mut().filter(|t| !t.enabled) else {
+            return Err(refused(AccountDefect::TwoFactorState));
+        };
         let sealed = SealedSecret::from_bytes(&state.sealed_secret)?;
         let step = self
             .inner
             .totp
             .verify(user.id, &sealed, code, self.now(), None)
             .map_err(|_| refused(AccountDefect::InvalidSecondFactor))?;
-        self.store().clear_attempts(&key).await?;
         let (codes, hashes) = totp::generate_recovery_codes(user.id)?;
-        let enabled = TwoFactorState {
-            enabled: true,
-            last_step: Some(step),
-            recovery_codes: hashes.iter().map(|h| Some(h.as_bytes().to_vec())).collect(),
-            ..state
-        };
-        self.store().set_two_factor(user.id, Some(enabled)).await?;
-        let session = self.renew_session(&session, true).await?;
+        state.enabled = true;
+        state.last_step = Some(step);
+        state.recovery_codes = hashes.iter().map(|h| Some(h.as_bytes().to_vec())).collect();
+        tx.put_user(&current).await?;
+        tx.delete_throttle(&key).await?;
+        let session = self.renew_session(&mut *tx, &session, true).await?;
+        tx.commit().await?;
         self.audit(self.event("account.two_factor.enabled").actor(user.id))
             .await;
         Ok(TwoFactorEnabled {
@@ -177,21 +218,18 @@ impl Accounts {
         code: &str,
     ) -> Result<Vec<SecretString>, Error> {
         let (_, user) = self.session_user(token).await?;
-        self.check_second_factor(&user, code).await?;
-        let Some(state) = self
-            .store()
-            .find_user(user.id)
+        let mut tx = self.check_second_factor(&user, code).await?;
+        let mut current = tx
+            .user(user.id)
             .await?
-            .and_then(|u| u.two_factor)
-        else {
+            .ok_or_else(|| refused(AccountDefect::TwoFactorState))?;
+        let Some(state) = current.two_factor.as_mut() else {
             return Err(refused(AccountDefect::TwoFactorState));
         };
         let (codes, hashes) = totp::generate_recovery_codes(user.id)?;
-        let state = TwoFactorState {
-            recovery_codes: hashes.iter().map(|h| Some(h.as_bytes().to_vec())).collect(),
-            ..state
-        };
-        self.store().set_two_factor(user.id, Some(state)).await?;
+        state.recovery_codes = hashes.iter().map(|h| Some(h.as_bytes().to_vec())).collect();
+        tx.put_user(&current).await?;
+        tx.commit().await?;
         self.audit(
             self.event("account.recovery_codes.regenerated")
                 .actor(user.id),
@@ -221,8 +259,14 @@ impl Accounts {
         if !verified.matched {
             return Err(refused(AccountDefect::WrongCurrentPassword));
         }
-        self.check_second_factor(&user, code).await?;
-        self.store().set_two_factor(user.id, None).await?;
+        let mut tx = self.check_second_factor(&user, code).await?;
+        let mut current = tx
+            .user(user.id)
+            .await?
+            .ok_or_else(|| refused(AccountDefect::TwoFactorState))?;
+        current.two_factor = None;
+        tx.put_user(&current).await?;
+        tx.commit().await?;
         self.audit(self.event("account.two_factor.disabled").actor(user.id))
             .await;
         Ok(())

@@ -4,8 +4,6 @@
 //! that a [`Store`] opens for a [`Scope`]. Every rule runs in vault-core; a store keeps rows.
 //! `vault-sqlx` implements them for SQLite and PostgreSQL, [`crate::memory`] in memory.
 
-mod access;
-mod accounts;
 mod grants;
 mod groups;
 mod invitations;
@@ -19,8 +17,6 @@ mod transaction;
 mod users;
 mod workspaces;
 
-pub use access::AccessStore;
-pub use accounts::AccountStore;
 pub use grants::GrantRows;
 pub use groups::GroupRows;
 pub use invitations::InvitationRows;
@@ -30,6 +26,6 @@ pub use sessions::SessionRows;
 pub use subscriptions::SubscriptionRows;
 pub use throttle::ThrottleRows;
 pub use tokens::TokenRows;
-pub use transaction::{Scope, Store, Transaction};
+pub use transaction::{Scope, Store, Transaction, Tx};
 pub use users::UserRows;
 pub use workspaces::WorkspaceRows;

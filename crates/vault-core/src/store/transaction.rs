@@ -95,12 +95,15 @@ pub trait Store: Send + Sync + 'static {
     /// Opens a write transaction holding the locks of `scope` until it ends. On SQLite this
     /// is `BEGIN IMMEDIATE`; on PostgreSQL the scope's rows are locked `FOR UPDATE`; the memory
     /// store takes its one write lock.
-    async fn begin(&self, scope: Scope) -> Result<Box<dyn Transaction + '_>, Error>;
+    async fn begin(&self, scope: Scope) -> Result<Tx<'_>, Error>;
 
     /// A read view: every read sees committed data, nothing is locked, and writes are refused
     /// with [`Error::Store`]. [`Transaction::commit`] on it does nothing.
-    async fn read(&self) -> Result<Box<dyn Transaction + '_>, Error>;
+    async fn read(&self) -> Result<Tx<'_>, Error>;
 }
+
+/// A boxed transaction, as [`Store`] hands them out.
+pub type Tx<'a> = Box<dyn Transaction + 'a>;
 
 /// One unit of work over every row trait. Dropped without [`Transaction::commit`], it is
 /// rolled back.

@@ -135,3 +135,10 @@ impl TestKeys {
         issued.expose_token().to_owned()
     }
 }
+
+/// An [`crate::access::Actor`] for tests of access flows, without signing anyone in. An
+/// application gets its actors from [`crate::accounts::Accounts::actor`], which reads the 2FA
+/// bit from the verified session; this backdoor exists only with the `test-util` feature.
+pub fn actor(user: UserId, two_factor_passed: bool) -> crate::access::Actor {
+    crate::access::Actor::new(user, two_factor_passed)
+}

@@ -23,7 +23,7 @@ async fn membership_alone_grants_no_product() {
     );
     let effective = k
         .access
-        .effective_permissions(&member, k.workspace, member.user_id)
+        .effective_permissions(&member, k.workspace, member.user_id())
         .await
         .unwrap();
     assert!(effective.roles.is_empty());
@@ -45,7 +45,7 @@ async fn a_grant_gives_nothing_until_the_workspace_subscribes() {
         .grant(
             &k.owner,
             k.workspace,
-            Grantee::User(member.user_id),
+            Grantee::User(member.user_id()),
             &manage,
             &role("reader"),
         )
@@ -105,7 +105,7 @@ async fn grants_through_groups_reach_every_member_of_the_group() {
         .unwrap();
     assert!(
         k.access
-            .add_to_group(&k.owner, k.workspace, ops.id, ada.user_id)
+            .add_to_group(&k.owner, k.workspace, ops.id, ada.user_id())
             .await
             .unwrap()
     );
@@ -131,7 +131,7 @@ async fn grants_through_groups_reach_every_member_of_the_group() {
 
     // Leaving the group, or the group going away, ends it at once.
     k.access
-        .remove_from_group(&k.owner, k.workspace, ops.id, ada.user_id)
+        .remove_from_group(&k.owner, k.workspace, ops.id, ada.user_id())
         .await
         .unwrap();
     assert_eq!(
@@ -139,7 +139,7 @@ async fn grants_through_groups_reach_every_member_of_the_group() {
         Err(AccessDefect::PermissionNotHeld)
     );
     k.access
-        .add_to_group(&k.owner, k.workspace, ops.id, bob.user_id)
+        .add_to_group(&k.owner, k.workspace, ops.id, bob.user_id())
         .await
         .unwrap();
     assert_eq!(k.may(&bob, "jobs:read").await, Ok(()));
@@ -164,7 +164,7 @@ async fn revoking_a_grant_takes_effect_at_once() {
         .revoke_grant(
             &k.owner,
             k.workspace,
-            Grantee::User(member.user_id),
+            Grantee::User(member.user_id()),
             &k.submit,
             &role("submitter"),
         )
@@ -190,7 +190,7 @@ async fn effective_permissions_say_where_each_comes_from() {
         .await
         .unwrap();
     k.access
-        .add_to_group(&admin, k.workspace, readers.id, member.user_id)
+        .add_to_group(&admin, k.workspace, readers.id, member.user_id())
         .await
         .unwrap();
     k.access
@@ -206,7 +206,7 @@ async fn effective_permissions_say_where_each_comes_from() {
 
     let effective = k
         .access
-        .effective_permissions(&admin, k.workspace, member.user_id)
+        .effective_permissions(&admin, k.workspace, member.user_id())
         .await
         .unwrap();
     let read = perm("jobs:read");
@@ -239,13 +239,13 @@ async fn effective_permissions_say_where_each_comes_from() {
 
     // A plain member sees their own, not somebody else's.
     k.access
-        .effective_permissions(&other, k.workspace, other.user_id)
+        .effective_permissions(&other, k.workspace, other.user_id())
         .await
         .unwrap();
     assert_eq!(
         refusal(
             k.access
-                .effective_permissions(&other, k.workspace, member.user_id)
+                .effective_permissions(&other, k.workspace, member.user_id())
                 .await
         ),
         AccessDefect::NotAllowed
@@ -256,7 +256,7 @@ async fn effective_permissions_say_where_each_comes_from() {
 async fn a_member_cannot_grant_itself_admin_or_a_product() {
     let k = kit().await;
     let member = k.join(WorkspaceRole::Member).await;
-    let me = member.user_id;
+    let me = member.user_id();
     assert_eq!(
         refusal(
             k.access
@@ -314,7 +314,7 @@ async fn an_admin_can_neither_make_nor_touch_owners() {
     assert_eq!(
         refusal(
             k.access
-                .change_role(&admin, ws, admin.user_id, WorkspaceRole::Owner)
+                .change_role(&admin, ws, admin.user_id(), WorkspaceRole::Owner)
                 .await
         ),
         AccessDefect::NotAllowed
@@ -322,7 +322,7 @@ async fn an_admin_can_neither_make_nor_touch_owners() {
     assert_eq!(
         refusal(
             k.access
-                .change_role(&admin, ws, member.user_id, WorkspaceRole::Owner)
+                .change_role(&admin, ws, member.user_id(), WorkspaceRole::Owner)
                 .await
         ),
         AccessDefect::NotAllowed
@@ -330,13 +330,13 @@ async fn an_admin_can_neither_make_nor_touch_owners() {
     assert_eq!(
         refusal(
             k.access
-                .change_role(&admin, ws, k.owner.user_id, WorkspaceRole::Member)
+                .change_role(&admin, ws, k.owner.user_id(), WorkspaceRole::Member)
                 .await
         ),
         AccessDefect::NotAllowed
     );
     assert_eq!(
-        refusal(k.access.remove_member(&admin, ws, k.owner.user_id).await),
+        refusal(k.access.remove_member(&admin, ws, k.owner.user_id()).await),
         AccessDefect::NotAllowed
     );
     assert_eq!(
@@ -358,7 +358,7 @@ async fn an_admin_can_neither_make_nor_touch_owners() {
     // What an admin may do: promote a member up to admin, and manage grants.
     let promoted = k
         .access
-        .change_role(&admin, ws, member.user_id, WorkspaceRole::Admin)
+        .change_role(&admin, ws, member.user_id(), WorkspaceRole::Admin)
         .await
         .unwrap();
     assert_eq!(promoted.role, WorkspaceRole::Admin);
@@ -368,7 +368,7 @@ async fn an_admin_can_neither_make_nor_touch_owners() {
 async fn the_last_owner_can_neither_leave_nor_be_demoted() {
     let k = kit().await;
     let ws = k.workspace;
-    let me = k.owner.user_id;
+    let me = k.owner.user_id();
     assert_eq!(
         refusal(k.access.leave(&k.owner, ws).await),
         AccessDefect::LastOwner
@@ -409,17 +409,17 @@ async fn a_removed_member_loses_the_workspace_and_its_grants() {
         .await
         .unwrap();
     k.access
-        .add_to_group(&k.owner, k.workspace, team.id, member.user_id)
+        .add_to_group(&k.owner, k.workspace, team.id, member.user_id())
         .await
         .unwrap();
     k.access.may_switch_to(&member, k.workspace).await.unwrap();
 
     let removed = k
         .access
-        .remove_member(&k.owner, k.workspace, member.user_id)
+        .remove_member(&k.owner, k.workspace, member.user_id())
         .await
         .unwrap();
-    assert_eq!(removed.user_id, member.user_id);
+    assert_eq!(removed.user_id, member.user_id());
     assert_eq!(
         refusal(k.access.may_switch_to(&member, k.workspace).await),
         AccessDefect::NotAMember
@@ -445,7 +445,7 @@ async fn a_removed_member_loses_the_workspace_and_its_grants() {
     assert!(k.access.workspaces(&member).await.unwrap().is_empty());
     let event = k.audit.events().pop().unwrap();
     assert_eq!(event.action, "access.member.removed");
-    assert_eq!(event.subject, Some(member.user_id.to_string()));
+    assert_eq!(event.subject, Some(member.user_id().to_string()));
 }
 
 #[tokio::test]
@@ -519,7 +519,7 @@ async fn an_invitation_is_single_use() {
         AccessDefect::NotAMember
     );
     let listed = k.access.invitations(&k.owner, k.workspace).await.unwrap();
-    assert_eq!(listed[0].accepted_by, Some(ada.user_id));
+    assert_eq!(listed[0].accepted_by, Some(ada.user_id()));
 }
 
 #[tokio::test]
@@ -663,7 +663,7 @@ async fn only_owners_manage_subscriptions() {
 async fn grants_name_catalogue_products_and_roles() {
     let k = kit().await;
     let member = k.join(WorkspaceRole::Member).await;
-    let to = Grantee::User(member.user_id);
+    let to = Grantee::User(member.user_id());
     assert_eq!(
         refusal(
             k.access
@@ -686,7 +686,7 @@ async fn grants_name_catalogue_products_and_roles() {
         ),
         AccessDefect::RoleUnknown
     );
-    let stranger = Grantee::User(user().user_id);
+    let stranger = Grantee::User(user().user_id());
     assert_eq!(
         refusal(
             k.access
@@ -719,7 +719,7 @@ async fn groups_hold_only_members_and_unique_names() {
     assert_eq!(
         refusal(
             k.access
-                .add_to_group(&k.owner, ws, team.id, user().user_id)
+                .add_to_group(&k.owner, ws, team.id, user().user_id())
                 .await
         ),
         AccessDefect::UserNotAMember
@@ -727,7 +727,7 @@ async fn groups_hold_only_members_and_unique_names() {
     assert_eq!(
         refusal(
             k.access
-                .add_to_group(&member, ws, team.id, member.user_id)
+                .add_to_group(&member, ws, team.id, member.user_id())
                 .await
         ),
         AccessDefect::NotAllowed
@@ -745,7 +745,7 @@ async fn groups_hold_only_members_and_unique_names() {
     assert_eq!(
         refusal(
             k.access
-                .add_to_group(&k.owner, other.id, team.id, k.owner.user_id)
+                .add_to_group(&k.owner, other.id, team.id, k.owner.user_id())
                 .await
         ),
         AccessDefect::GroupUnknown
@@ -903,7 +903,7 @@ async fn every_change_is_audited_with_who_what_and_where() {
         .await
         .unwrap();
     access
-        .change_role(&owner, workspace, ada.user_id, WorkspaceRole::Admin)
+        .change_role(&owner, workspace, ada.user_id(), WorkspaceRole::Admin)
         .await
         .unwrap();
     let team = access
@@ -911,7 +911,7 @@ async fn every_change_is_audited_with_who_what_and_where() {
         .await
         .unwrap();
     access
-        .add_to_group(&owner, workspace, team.id, ada.user_id)
+        .add_to_group(&owner, workspace, team.id, ada.user_id())
         .await
         .unwrap();
     let to = Grantee::Group(team.id);
@@ -949,11 +949,11 @@ async fn every_change_is_audited_with_who_what_and_where() {
     assert!(events.iter().all(|e| e.workspace_id == Some(workspace)));
     assert!(events.iter().all(|e| e.at == clock_now(&clock)));
     let role_changed = &events[4];
-    assert_eq!(role_changed.actor, Some(owner.user_id));
-    assert_eq!(role_changed.subject, Some(ada.user_id.to_string()));
+    assert_eq!(role_changed.actor, Some(owner.user_id()));
+    assert_eq!(role_changed.subject, Some(ada.user_id().to_string()));
     assert_eq!(role_changed.details["from"], "member");
     assert_eq!(role_changed.details["to"], "admin");
-    assert_eq!(events[3].actor, Some(ada.user_id));
+    assert_eq!(events[3].actor, Some(ada.user_id()));
     // The invitation token never reaches the trail.
     let trail = serde_json::to_string(&events).unwrap();
     assert!(!trail.contains(invited.token.expose_secret()));
@@ -966,20 +966,20 @@ async fn sessions_ask_the_access_service_who_belongs_to_a_workspace() {
     let member = k.join(WorkspaceRole::Member).await;
     assert!(
         k.access
-            .is_member(member.user_id, k.workspace)
+            .is_member(member.user_id(), k.workspace)
             .await
             .unwrap()
     );
     assert!(
         !k.access
-            .is_member(user().user_id, k.workspace)
+            .is_member(user().user_id(), k.workspace)
             .await
             .unwrap()
     );
     k.access.leave(&member, k.workspace).await.unwrap();
     assert!(
         !k.access
-            .is_member(member.user_id, k.workspace)
+            .is_member(member.user_id(), k.workspace)
             .await
             .unwrap()
     );

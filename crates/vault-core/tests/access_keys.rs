@@ -84,7 +84,7 @@ async fn a_member_mints_only_the_permissions_it_holds() {
         AccessDefect::PermissionNotHeld
     );
     let issued = t.mint(&member, &["jobs:read"]).await.unwrap();
-    assert_eq!(issued.metadata.created_by, member.user_id);
+    assert_eq!(issued.metadata.created_by, member.user_id());
     assert_eq!(t.verify(&issued, "jobs:read").await, Ok(()));
     assert!(matches!(
         t.verify(&issued, "jobs:create").await,
@@ -315,7 +315,7 @@ async fn admins_and_key_managers_manage_everyones_keys() {
         .revoke_grant(
             &t.k.owner,
             ws,
-            vault_core::access::Grantee::User(keeper.user_id),
+            vault_core::access::Grantee::User(keeper.user_id()),
             &t.k.submit,
             &access_support::role("key-manager"),
         )
@@ -334,7 +334,7 @@ async fn a_key_is_not_rotated_past_its_issuers_rights() {
         .revoke_grant(
             &t.k.owner,
             t.k.workspace,
-            vault_core::access::Grantee::User(member.user_id),
+            vault_core::access::Grantee::User(member.user_id()),
             &t.k.submit,
             &access_support::role("submitter"),
         )
@@ -388,11 +388,11 @@ async fn key_changes_are_audited() {
         ]
     );
     let issued_event = key_events[0];
-    assert_eq!(issued_event.actor, Some(member.user_id));
+    assert_eq!(issued_event.actor, Some(member.user_id()));
     assert_eq!(issued_event.workspace_id, Some(t.k.workspace));
     assert_eq!(issued_event.subject, Some(issued.metadata.id.to_string()));
     assert_eq!(issued_event.details["permissions"], "jobs:create jobs:read");
-    assert_eq!(key_events[2].actor, Some(t.k.owner.user_id));
+    assert_eq!(key_events[2].actor, Some(t.k.owner.user_id()));
     let trail = serde_json::to_string(&events).unwrap();
     assert!(!trail.contains(issued.expose_token()));
     assert!(!trail.contains(successor.expose_token()));

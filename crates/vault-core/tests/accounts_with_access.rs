@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use secrecy::SecretString;
-use vault_core::access::{AccessControl, Actor, Catalog, WorkspaceRole};
+use vault_core::access::{AccessControl, Catalog, WorkspaceRole};
 use vault_core::accounts::{Accounts, Client, Outbox, Proof, SessionToken, SignIn};
 use vault_core::password::{HashParams, Passwords};
 use vault_core::totp::{SealingKey, Totp};
@@ -79,9 +79,14 @@ impl App {
 #[tokio::test]
 async fn a_removed_member_loses_the_workspace_in_every_session() {
     let app = app();
-    let (owner, _) = app.person("owner@example.com").await;
+    let (owner, owner_session) = app.person("owner@example.com").await;
     let (member, session) = app.person("member@example.com").await;
-    let owner_actor = Actor::new(owner, false);
+    // Actors come from verified sessions only.
+    let owner_actor = app.accounts.actor(&owner_session).await.unwrap();
+    assert_eq!(owner_actor.user_id(), owner);
+    let member_actor = app.accounts.actor(&session).await.unwrap();
+    assert_eq!(member_actor.user_id(), member);
+    assert!(!member_actor.two_factor_passed());
     let workspace = app
         .access
         .create_workspace(&owner_actor, "Acme")
@@ -108,7 +113,7 @@ async fn a_removed_member_loses_the_workspace_in_every_session() {
         .unwrap();
     app.access
         .accept_invitation(
-            &Actor::new(member, false),
+            &member_actor,
             invitation.token.expose_secret(),
             "member@example.com",
         )

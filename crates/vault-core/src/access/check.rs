@@ -107,7 +107,7 @@ impl ProductAccess {
         &'a self,
         actor: &'a Actor,
     ) -> impl Iterator<Item = &'a EffectiveRole> {
-        let gate = self.workspace.two_factor.sensitive_roles && !actor.two_factor_passed;
+        let gate = self.workspace.two_factor.sensitive_roles && !actor.two_factor_passed();
         self.roles.iter().filter(move |r| !(gate && r.sensitive))
     }
 
@@ -155,7 +155,7 @@ impl AccessControl {
         if !subscription.is_some_and(|s| s.active) {
             return Err(AccessDefect::ProductNotSubscribed.into());
         }
-        let held = grants_held_by(&mut *tx, workspace, actor.user_id).await?;
+        let held = grants_held_by(&mut *tx, workspace, actor.user_id()).await?;
         let roles = effective_roles(self.catalog(), held, |p| p == product);
         Ok(ProductAccess {
             workspace: found,
@@ -200,7 +200,7 @@ impl AccessControl {
     ) -> Result<EffectivePermissions, Error> {
         let mut tx = self.read().await?;
         let (_, acting) = self.acting_member(&mut *tx, actor, workspace).await?;
-        if user != actor.user_id {
+        if user != actor.user_id() {
             if !acting.role.is_admin() {
                 return Err(AccessDefect::NotAllowed.into());
             }

@@ -99,7 +99,7 @@ impl AccessControl {
             grantee,
             product: product.clone(),
             role: role.clone(),
-            granted_by: actor.user_id,
+            granted_by: actor.user_id(),
             granted_at: self.now(),
         };
         // Checked inside the workspace's transaction: a member being removed meanwhile

@@ -89,7 +89,7 @@ impl AccessControl {
             id: GroupId::random(),
             workspace_id: workspace,
             name,
-            created_by: actor.user_id,
+            created_by: actor.user_id(),
             created_at: self.now(),
         };
         ensure_name_free(&mut *tx, &group, None).await?;

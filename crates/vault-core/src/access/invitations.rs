@@ -221,7 +221,7 @@ impl AccessControl {
             workspace_id: workspace,
             email,
             role,
-            invited_by: actor.user_id,
+            invited_by: actor.user_id(),
             created_at: now,
             expires_at: now + self.invitation_ttl(),
             token_hash,
@@ -320,7 +320,7 @@ impl AccessControl {
         // both win.
         let workspace = invitation.workspace_id;
         let mut tx = self
-            .begin(Scope::user(actor.user_id).and_workspace(workspace))
+            .begin(Scope::user(actor.user_id()).and_workspace(workspace))
             .await?;
         let mut invitation = tx
             .invitation(id)
@@ -330,23 +330,23 @@ impl AccessControl {
         if tx.workspace(workspace).await?.is_none() {
             return Err(AccessDefect::InvitationUnknown.into());
         }
-        if tx.member(workspace, actor.user_id).await?.is_some() {
+        if tx.member(workspace, actor.user_id()).await?.is_some() {
             return Err(AccessDefect::AlreadyMember.into());
         }
         let member = Member {
             workspace_id: workspace,
-            user_id: actor.user_id,
+            user_id: actor.user_id(),
             role: invitation.role,
             joined_at: now,
         };
         tx.put_member(&member).await?;
         invitation.accepted_at = Some(now);
-        invitation.accepted_by = Some(actor.user_id);
+        invitation.accepted_by = Some(actor.user_id());
         tx.put_invitation(&invitation).await?;
         tx.commit().await?;
         self.record(
             self.event("access.member.joined", actor, invitation.workspace_id)
-                .subject(actor.user_id)
+                .subject(actor.user_id())
                 .detail("invitation", id)
                 .detail("role", member.role),
         )

@@ -102,7 +102,7 @@ impl AccessControl {
         workspace: WorkspaceId,
         user: UserId,
     ) -> Result<Member, Error> {
-        let leaving = user == actor.user_id;
+        let leaving = user == actor.user_id();
         let mut tx = self
             .begin(Scope::user(user).and_workspace(workspace))
             .await?;
@@ -147,6 +147,6 @@ impl AccessControl {
 
     /// The actor leaves a workspace. The last owner cannot leave.
     pub async fn leave(&self, actor: &Actor, workspace: WorkspaceId) -> Result<Member, Error> {
-        self.remove_member(actor, workspace, actor.user_id).await
+        self.remove_member(actor, workspace, actor.user_id()).await
     }
 }

@@ -49,7 +49,7 @@ enum KeyRight {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), vault_core::Error> {
 /// use std::sync::Arc;
-/// use vault_core::access::{AccessControl, Actor, Catalog, Grantee, KeyMinting, KeyRequest,
+/// use vault_core::access::{AccessControl, Catalog, Grantee, KeyMinting, KeyRequest,
 ///                          Product, ProductRole, StoreSubscriptions};
 /// use vault_core::{ApiKeys, Environment, MemoryStore, Pepper, PermissionSet, UserId};
 ///
@@ -62,11 +62,12 @@ enum KeyRight {
 ///     .build();
 /// let minting = KeyMinting::new(access.clone(), keys);
 ///
-/// let owner = Actor::new(UserId::random(), true);
+/// // In an application the actor comes from a verified session: `accounts.actor(&token)`.
+/// let owner = vault_core::testing::actor(UserId::random(), true);
 /// let workspace = access.create_workspace(&owner, "Acme").await?;
 /// let submit = "submit".parse()?;
 /// access.activate_product(&owner, workspace.id, &submit).await?;
-/// access.grant(&owner, workspace.id, Grantee::User(owner.user_id), &submit, &"submitter".parse()?).await?;
+/// access.grant(&owner, workspace.id, Grantee::User(owner.user_id()), &submit, &"submitter".parse()?).await?;
 ///
 /// let request = KeyRequest {
 ///     workspace_id: workspace.id,
@@ -77,7 +78,7 @@ enum KeyRight {
 ///     expires_at: None,
 /// };
 /// let issued = minting.issue(&owner, request.clone()).await?;
-/// assert_eq!(issued.metadata.created_by, owner.user_id);
+/// assert_eq!(issued.metadata.created_by, owner.user_id());
 ///
 /// // Nobody mints more than they hold.
 /// let greedy = KeyRequest { permissions: PermissionSet::parse(["jobs:delete"])?, ..request };
@@ -127,7 +128,7 @@ impl KeyMinting {
                 environment: request.environment,
                 permissions: request.permissions,
                 name: request.name,
-                created_by: actor.user_id,
+                created_by: actor.user_id(),
                 expires_at: request.expires_at,
             })
             .await?;
@@ -164,7 +165,7 @@ impl KeyMinting {
         let mut unmanaged: Vec<ProductId> = Vec::new();
         let mut visible = Vec::with_capacity(all.len());
         for key in all {
-            let seen = if key.created_by == actor.user_id || managed.contains(&key.product) {
+            let seen = if key.created_by == actor.user_id() || managed.contains(&key.product) {
                 true
             } else if unmanaged.contains(&key.product) {
                 false
@@ -256,7 +257,7 @@ impl KeyMinting {
         {
             return Ok(KeyRight::Manage);
         }
-        if key.created_by == actor.user_id {
+        if key.created_by == actor.user_id() {
             return Ok(KeyRight::Own);
         }
         Err(AccessDefect::NotAllowed.into())

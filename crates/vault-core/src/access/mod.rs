@@ -14,7 +14,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), vault_core::Error> {
 //! use std::sync::Arc;
-//! use vault_core::access::{AccessControl, Actor, Catalog, Grantee, Product, ProductRole};
+//! use vault_core::access::{AccessControl, Catalog, Grantee, Product, ProductRole};
 //! use vault_core::{MemoryStore, UserId};
 //!
 //! let catalog = Catalog::new([Product::new("submit")?
@@ -22,7 +22,8 @@
 //!     .role(ProductRole::new("submitter", ["jobs:read", "jobs:create"])?)])?;
 //! let access = AccessControl::builder(Arc::new(MemoryStore::new()), catalog).build();
 //!
-//! let owner = Actor::new(UserId::random(), true);
+//! // In an application the actor comes from a verified session: `accounts.actor(&token)`.
+//! let owner = vault_core::testing::actor(UserId::random(), true);
 //! let workspace = access.create_workspace(&owner, "Acme").await?;
 //! let submit = "submit".parse()?;
 //! let jobs_read = "jobs:read".parse()?;
@@ -31,7 +32,7 @@
 //! assert!(access.check(&owner, workspace.id, &submit, &jobs_read).await.is_err());
 //!
 //! access.activate_product(&owner, workspace.id, &submit).await?;
-//! access.grant(&owner, workspace.id, Grantee::User(owner.user_id), &submit, &"viewer".parse()?).await?;
+//! access.grant(&owner, workspace.id, Grantee::User(owner.user_id()), &submit, &"viewer".parse()?).await?;
 //! access.check(&owner, workspace.id, &submit, &jobs_read).await?;
 //! # Ok(()) }
 //! ```

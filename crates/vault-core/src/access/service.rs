@@ -130,10 +130,12 @@ impl AccessControl {
             return Err(AccessDefect::NotAMember.into());
         };
         let member = tx
-            .member(workspace, actor.user_id)
+            .member(workspace, actor.user_id())
             .await?
             .ok_or(AccessDefect::NotAMember)?;
-        if found.two_factor.owners_and_admins && member.role.is_admin() && !actor.two_factor_passed
+        if found.two_factor.owners_and_admins
+            && member.role.is_admin()
+            && !actor.two_factor_passed()
         {
             return Err(AccessDefect::TwoFactorRequired.into());
         }
@@ -163,7 +165,7 @@ impl AccessControl {
         workspace: WorkspaceId,
     ) -> AuditEvent {
         AuditEvent::new(action, self.now())
-            .actor(actor.user_id)
+            .actor(actor.user_id())
             .workspace(workspace)
     }
 

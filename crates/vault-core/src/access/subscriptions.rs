@@ -123,7 +123,7 @@ impl AccessControl {
             workspace_id: workspace,
             product: product.clone(),
             active,
-            changed_by: actor.user_id,
+            changed_by: actor.user_id(),
             changed_at: self.now(),
         };
         tx.put_subscription(&subscription).await?;

@@ -67,18 +67,18 @@ impl AccessControl {
         let workspace = Workspace {
             id: WorkspaceId::random(),
             name,
-            created_by: actor.user_id,
+            created_by: actor.user_id(),
             created_at: now,
             two_factor: TwoFactorPolicy::default(),
         };
         let owner = Member {
             workspace_id: workspace.id,
-            user_id: actor.user_id,
+            user_id: actor.user_id(),
             role: WorkspaceRole::Owner,
             joined_at: now,
         };
         let mut tx = self
-            .begin(Scope::user(actor.user_id).and_workspace(workspace.id))
+            .begin(Scope::user(actor.user_id()).and_workspace(workspace.id))
             .await?;
         if tx.workspace(workspace.id).await?.is_some() {
             return Err(Error::Conflict(format!(
@@ -166,7 +166,7 @@ impl AccessControl {
     pub async fn workspaces(&self, actor: &Actor) -> Result<Vec<Membership>, Error> {
         let mut tx = self.read().await?;
         let mut found = Vec::new();
-        for member in tx.memberships(actor.user_id).await? {
+        for member in tx.memberships(actor.user_id()).await? {
             if let Some(workspace) = tx.workspace(member.workspace_id).await? {
                 found.push(Membership {
                     workspace,
@@ -190,7 +190,7 @@ impl AccessControl {
     pub async fn may_switch_to(&self, actor: &Actor, workspace: WorkspaceId) -> Result<(), Error> {
         self.read()
             .await?
-            .member(workspace, actor.user_id)
+            .member(workspace, actor.user_id())
             .await?
             .map(|_| ())
             .ok_or(AccessDefect::NotAMember.into())

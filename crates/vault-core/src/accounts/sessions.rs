@@ -2,6 +2,7 @@
 //! listing, sign-out here and everywhere.
 
 use crate::Error;
+use crate::access::Actor;
 use crate::accounts::AccountDefect;
 use crate::accounts::records::{SessionRecord, User};
 use crate::accounts::secrets;
@@ -19,6 +20,13 @@ impl Accounts {
         self.live_session(token)
             .await
             .map(|s| SessionInfo::from(&s))
+    }
+
+    /// The [`Actor`] a live session acts as, for the access service: the only way outside
+    /// vault-core to get one, so the 2FA bit workspace policies trust is the session's own.
+    pub async fn actor(&self, token: &SessionToken) -> Result<Actor, Error> {
+        let session = self.live_session(token).await?;
+        Ok(Actor::new(session.user_id, session.two_factor_passed))
     }
 
     pub(crate) async fn live_session(&self, token: &SessionToken) -> Result<SessionRecord, Error> {

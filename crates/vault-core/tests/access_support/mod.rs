@@ -59,12 +59,12 @@ pub fn refusal<T: Debug>(result: Result<T, Error>) -> AccessDefect {
 
 /// A signed-in user whose session passed 2FA.
 pub fn user() -> Actor {
-    Actor::new(UserId::random(), true)
+    vault_core::testing::actor(UserId::random(), true)
 }
 
 /// The same user from a session without 2FA.
 pub fn without_2fa(actor: Actor) -> Actor {
-    Actor::new(actor.user_id, false)
+    vault_core::testing::actor(actor.user_id(), false)
 }
 
 pub async fn kit() -> Kit {
@@ -97,7 +97,7 @@ impl Kit {
     /// A new user invited by the owner with `role`, accepted with the invited address.
     pub async fn join(&self, role: WorkspaceRole) -> Actor {
         let actor = user();
-        let email = format!("{}@example.com", actor.user_id);
+        let email = format!("{}@example.com", actor.user_id());
         let invited = self
             .access
             .invite(&self.owner, self.workspace, &email, role)
@@ -116,7 +116,7 @@ impl Kit {
             .grant(
                 &self.owner,
                 self.workspace,
-                vault_core::access::Grantee::User(actor.user_id),
+                vault_core::access::Grantee::User(actor.user_id()),
                 &self.submit,
                 &role(role_name),
             )

@@ -2,6 +2,19 @@
 //! minting keys of any scope in one line, so product teams can test their protected handlers
 //! without a database.
 
+// Test support: a failed expectation here is the report, so it panics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod atomicity;
+mod faults;
+
+pub use atomicity::{
+    access_steps_are_all_or_nothing, email_change_is_all_or_nothing,
+    password_change_is_all_or_nothing, password_reset_is_all_or_nothing,
+    sign_up_and_sign_in_are_all_or_nothing, two_factor_steps_are_all_or_nothing,
+};
+pub use faults::{FaultyStore, Snapshot};
+
 use std::sync::Arc;
 
 use time::Duration;

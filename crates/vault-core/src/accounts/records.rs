@@ -11,7 +11,7 @@ use crate::accounts::secrets::SecretHash;
 use crate::ids::{UserId, WorkspaceId};
 
 /// A person's account.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct User {
     /// The account id.
     pub id: UserId,

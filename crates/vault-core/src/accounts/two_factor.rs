@@ -173,7 +173,7 @@ impl Accounts {
         code: &str,
     ) -> Result<TwoFactorEnabled, Error> {
         let (session, user) = self.session_user(token).await?;
-        if !user.two_factor.as_ref().is_some_and(|t| !t.enabled) {
+        if user.two_factor.as_ref().is_none_or(|t| t.enabled) {
             return Err(refused(AccountDefect::TwoFactorState));
         }
         let key = ThrottleKey::SecondFactor(user.id);

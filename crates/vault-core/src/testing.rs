@@ -5,6 +5,7 @@
 // Test support: a failed expectation here is the report, so it panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod access_flows;
 mod atomicity;
 mod faults;
 

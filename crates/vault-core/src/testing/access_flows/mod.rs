@@ -1,19 +1,25 @@
-//! Shared set-up of the access tests: a Submit-like catalogue, a workspace with its owner,
-//! and helpers to bring members in through real invitations.
+//! The access flows of the product docs as store conformance cases: the same cases run on
+//! the memory store (vault-core's tests) and on SQLite and PostgreSQL (vault-tests), so a
+//! store's transactions are checked against every rule of access, key minting included.
 
-#![allow(dead_code)] // Each test file uses a part.
+mod keys;
+mod model;
+
+pub use keys::*;
+pub use model::*;
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use vault_core::access::{
+use crate::access::{
     AccessControl, AccessDefect, Actor, Catalog, Product, ProductRole, RoleName, WorkspaceRole,
 };
-use vault_core::audit::MemoryAuditSink;
-use vault_core::{Error, ManualClock, MemoryStore, Permission, ProductId, UserId, WorkspaceId};
+use crate::audit::MemoryAuditSink;
+use crate::store::Store;
+use crate::{Error, ManualClock, Permission, ProductId, UserId, WorkspaceId};
 
-pub struct Kit {
-    pub store: Arc<MemoryStore>,
+/// A workspace with its owner and Submit active, over the store under test.
+struct Kit {
     pub access: AccessControl,
     pub audit: MemoryAuditSink,
     pub clock: ManualClock,
@@ -22,7 +28,7 @@ pub struct Kit {
     pub submit: ProductId,
 }
 
-pub fn catalog() -> Catalog {
+fn catalog() -> Catalog {
     Catalog::new([
         Product::new("submit")
             .unwrap()
@@ -37,20 +43,20 @@ pub fn catalog() -> Catalog {
     .unwrap()
 }
 
-pub fn role(name: &str) -> RoleName {
+fn role(name: &str) -> RoleName {
     name.parse().unwrap()
 }
 
-pub fn perm(text: &str) -> Permission {
+fn perm(text: &str) -> Permission {
     text.parse().unwrap()
 }
 
-pub fn product(id: &str) -> ProductId {
+fn product(id: &str) -> ProductId {
     id.parse().unwrap()
 }
 
 /// The refusal inside an access error; panics on success or any other error.
-pub fn refusal<T: Debug>(result: Result<T, Error>) -> AccessDefect {
+fn refusal<T: Debug>(result: Result<T, Error>) -> AccessDefect {
     match result {
         Err(Error::Access(defect)) => defect,
         other => panic!("expected an access refusal, got {other:?}"),
@@ -58,17 +64,16 @@ pub fn refusal<T: Debug>(result: Result<T, Error>) -> AccessDefect {
 }
 
 /// A signed-in user whose session passed 2FA.
-pub fn user() -> Actor {
-    vault_core::testing::actor(UserId::random(), true)
+fn user() -> Actor {
+    crate::testing::actor(UserId::random(), true)
 }
 
 /// The same user from a session without 2FA.
-pub fn without_2fa(actor: Actor) -> Actor {
-    vault_core::testing::actor(actor.user_id(), false)
+fn without_2fa(actor: Actor) -> Actor {
+    crate::testing::actor(actor.user_id(), false)
 }
 
-pub async fn kit() -> Kit {
-    let store = Arc::new(MemoryStore::new());
+async fn kit(store: Arc<dyn Store>) -> Kit {
     let audit = MemoryAuditSink::new();
     let clock = ManualClock::default();
     let access = AccessControl::builder(store.clone(), catalog())
@@ -83,7 +88,6 @@ pub async fn kit() -> Kit {
         .await
         .unwrap();
     Kit {
-        store,
         access,
         audit,
         clock,
@@ -116,7 +120,7 @@ impl Kit {
             .grant(
                 &self.owner,
                 self.workspace,
-                vault_core::access::Grantee::User(actor.user_id()),
+                crate::access::Grantee::User(actor.user_id()),
                 &self.submit,
                 &role(role_name),
             )

@@ -11,7 +11,7 @@ use time::macros::datetime;
 use vault_core::access::{Member, TwoFactorPolicy, Workspace, WorkspaceRole};
 use vault_core::accounts::{Email, User};
 use vault_core::keys::{KeyHash, KeyRecord};
-use vault_core::store::{AccessStore, AccountStore};
+use vault_core::store::{Scope, Store};
 use vault_core::{Environment, KeyId, KeyMetadata, KeyStore, PermissionSet, UserId, WorkspaceId};
 use vault_sqlx::{SqlStore, StoreOptions};
 
@@ -82,9 +82,16 @@ async fn migrates_forward(url: &str, first_version_applied: impl AsyncFnOnce(&Pa
     .expect("connect to the old schema");
     let (key, user) = (old_key(), old_user());
     old.insert_key(key.clone()).await.unwrap();
-    old.insert_user(user.clone()).await.unwrap();
+    let mut tx = old.begin(Scope::user(user.id)).await.unwrap();
+    tx.put_user(&user).await.unwrap();
+    tx.commit().await.unwrap();
     assert!(
-        old.find_workspace(WorkspaceId::random()).await.is_err(),
+        old.read()
+            .await
+            .unwrap()
+            .workspace(WorkspaceId::random())
+            .await
+            .is_err(),
         "the first version has no access tables"
     );
     old.close().await;
@@ -94,7 +101,14 @@ async fn migrates_forward(url: &str, first_version_applied: impl AsyncFnOnce(&Pa
         *current.find_key(&key.metadata.id).await.unwrap().unwrap(),
         key
     );
-    let found = current.find_user(user.id).await.unwrap().unwrap();
+    let found = current
+        .read()
+        .await
+        .unwrap()
+        .user(user.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (found.email.as_str(), found.password_hash, found.created_at),
         (user.email.as_str(), user.password_hash, user.created_at)
@@ -113,14 +127,17 @@ async fn migrates_forward(url: &str, first_version_applied: impl AsyncFnOnce(&Pa
         role: WorkspaceRole::Owner,
         joined_at: user.created_at,
     };
-    current
-        .create_workspace(workspace.clone(), owner)
-        .await
-        .unwrap();
+    let mut tx = current.begin(Scope::workspace(workspace.id)).await.unwrap();
+    tx.put_workspace(&workspace).await.unwrap();
+    tx.put_member(&owner).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut r = current.read().await.unwrap();
     assert_eq!(
-        current.find_workspace(workspace.id).await.unwrap(),
-        Some(workspace)
+        r.workspace(workspace.id).await.unwrap(),
+        Some(workspace.clone())
     );
+    assert_eq!(r.members(workspace.id).await.unwrap(), vec![owner]);
+    drop(r);
     // Connecting again finds nothing left to do.
     current.close().await;
     let again = SqlStore::connect(url)

@@ -31,6 +31,9 @@ pub enum SqlError {
     /// A timestamp outside what the store keeps (Unix nanoseconds in 64 bits: 1678 to 2262).
     #[error("timestamp out of the storable range")]
     TimestampOutOfRange,
+    /// A write was asked of a read view ([`vault_core::store::Store::read`]).
+    #[error("a read view cannot write")]
+    ReadView,
     /// The driver failed (connection, timeout, query).
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -84,6 +87,38 @@ impl From<SqlError> for Error {
             SqlError::Conflict(what) => Error::Conflict(what.to_owned()),
             err if err.is_unavailable() => Error::StoreUnavailable(Box::new(err)),
             err => Error::Store(Box::new(err)),
+        }
+    }
+}
+
+/// A unique constraint of the schema, as each backend names it in a violation.
+pub(crate) struct Unique {
+    /// What is taken, for the error.
+    pub(crate) what: &'static str,
+    /// PostgreSQL's name of the constraint.
+    pub(crate) postgres: &'static str,
+    /// SQLite's `table.column, …` after "UNIQUE constraint failed: ".
+    pub(crate) sqlite: &'static str,
+}
+
+impl Unique {
+    /// Maps a violation of this constraint (and of no other) to [`SqlError::Conflict`].
+    pub(crate) fn or_conflict(&'static self) -> impl FnOnce(SqlError) -> SqlError {
+        move |err| match &err {
+            SqlError::Database(sqlx::Error::Database(db))
+                if db.is_unique_violation() && self.names(&**db) =>
+            {
+                SqlError::Conflict(self.what)
+            }
+            _ => err,
+        }
+    }
+
+    fn names(&self, db: &dyn sqlx::error::DatabaseError) -> bool {
+        match db.constraint() {
+            Some(name) => name == self.postgres,
+            // SQLite reports no constraint name, only the columns in its message.
+            None => db.message().strip_prefix("UNIQUE constraint failed: ") == Some(self.sqlite),
         }
     }
 }

@@ -1,6 +1,7 @@
-//! SQL stores for the Vault: [`SqlStore`] implements [`vault_core::KeyStore`],
-//! [`vault_core::store::AccountStore`] and [`vault_core::store::AccessStore`] on SQLite (one file: the embedded default) or
-//! PostgreSQL (many app instances), chosen by URL, with embedded migrations run at connect.
+//! SQL stores for the Vault: [`SqlStore`] implements [`vault_core::KeyStore`] and
+//! [`vault_core::store::Store`] (accounts and access as rows, in transactions) on SQLite (one
+//! file: the embedded default) or PostgreSQL (many app instances), chosen by URL, with
+//! embedded migrations run at connect.
 //! [`CachedKeyStore`] puts a bounded-time cache in front of key lookups, invalidated across
 //! instances through PostgreSQL `LISTEN`/`NOTIFY`. [`SqlStore::spawn_usage_flusher`] writes
 //! the keys' `last_used_at` in batches, off the verification path.
@@ -16,7 +17,7 @@
 //! let store = SqlStore::connect("sqlite://vault.db").await?;
 //! let cached = CachedKeyStore::listening(store.clone(), KeyCacheConfig::default());
 //! let keys = ApiKeys::builder(Arc::new(cached), &Pepper::from_env("VAULT_PEPPER")?).build();
-//! // `store` also serves the account service: `Arc::new(store)` as an `AccountStore`.
+//! // `store` also keeps accounts and access: `Arc::new(store)` as a `vault_core::store::Store`.
 //! # let _ = keys; Ok(()) }
 //! ```
 //!
@@ -24,12 +25,13 @@
 //! unreachable, overloaded or timed-out database is `StoreUnavailable` (verification answers
 //! 503 with `Retry-After`), a taken identity is `Conflict`, anything else `Store`.
 
-mod access;
-mod accounts;
+mod arg;
 mod cache;
 mod error;
 mod keys;
+mod rows;
 mod store;
+mod transaction;
 mod usage;
 
 pub use cache::{CachedKeyStore, KeyCacheConfig};

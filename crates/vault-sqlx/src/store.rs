@@ -45,8 +45,7 @@ impl Default for StoreOptions {
     }
 }
 
-/// A SQL store implementing [`vault_core::KeyStore`], [`vault_core::store::AccountStore`] and
-/// [`vault_core::store::AccessStore`].
+/// A SQL store implementing [`vault_core::KeyStore`] and [`vault_core::store::Store`].
 ///
 /// Cheap to clone: clones share one pool.
 #[derive(Clone, Debug)]

@@ -11,13 +11,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use sqlx::Connection;
-use vault_core::store::{AccessStore, AccountStore};
+use vault_core::store::Store;
+use vault_core::testing::conformance::Fixture;
 use vault_core::{KeyStore, MemoryStore};
 use vault_sqlx::SqlStore;
 
-/// Every store trait the suite exercises.
-pub trait Stores: KeyStore + AccountStore + AccessStore {}
-impl<T: KeyStore + AccountStore + AccessStore> Stores for T {}
+/// Every store trait the suites exercise.
+pub trait Stores: KeyStore + Store {}
+impl<T: KeyStore + Store> Stores for T {}
 
 /// The backend of a fixture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +98,86 @@ impl PgSchema {
     }
 }
 
+/// A fresh store of some kind, and what to remove once a test is over.
+pub struct Fresh {
+    ctx: Ctx,
+    dir: Option<tempfile::TempDir>,
+    schema: Option<PgSchema>,
+}
+
+impl Fresh {
+    /// A fresh memory store, SQLite file or PostgreSQL schema.
+    pub async fn open(kind: Kind) -> Self {
+        match kind {
+            Kind::Memory => Self {
+                ctx: Ctx {
+                    kind,
+                    store: Arc::new(MemoryStore::new()),
+                    sql: None,
+                    url: None,
+                },
+                dir: None,
+                schema: None,
+            },
+            Kind::Sqlite => {
+                let tmp = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", tmp.path().join("vault.db").display());
+                let sql = SqlStore::connect(&url).await.expect("open SQLite");
+                Self {
+                    ctx: Ctx::sql(kind, sql, url),
+                    dir: Some(tmp),
+                    schema: None,
+                }
+            }
+            Kind::Postgres => {
+                let pg = PgSchema::create().await;
+                let sql = match SqlStore::connect(&pg.url).await {
+                    Ok(sql) => sql,
+                    Err(err) => {
+                        pg.drop_now().await;
+                        panic!("connect to PostgreSQL: {err:?}");
+                    }
+                };
+                Self {
+                    ctx: Ctx::sql(kind, sql, pg.url.clone()),
+                    dir: None,
+                    schema: Some(pg),
+                }
+            }
+        }
+    }
+
+    /// Removes the store's data: the PostgreSQL schema, the SQLite file.
+    pub async fn remove(self) {
+        if let Some(pg) = self.schema {
+            pg.drop_now().await;
+        }
+        drop(self.dir);
+    }
+}
+
+impl Ctx {
+    fn sql(kind: Kind, sql: SqlStore, url: String) -> Self {
+        Self {
+            kind,
+            store: Arc::new(sql.clone()),
+            sql: Some(sql),
+            url: Some(url),
+        }
+    }
+}
+
+/// vault-core's row conformance suite runs each case on a [`Fresh`] store, removed after.
+impl Fixture for Fresh {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.ctx.store) as Arc<dyn Store>
+    }
+
+    async fn finish(self) {
+        self.remove().await;
+    }
+}
+
 /// Runs `case` against a fresh store of `kind`, then removes the store's data whatever the
 /// outcome, then re-raises a panic of the case.
 pub async fn run<F, Fut>(kind: Kind, case: F)
@@ -104,53 +185,16 @@ where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut dir = None;
-    let mut schema = None;
-    let ctx = match kind {
-        Kind::Memory => Ctx {
-            kind,
-            store: Arc::new(MemoryStore::new()),
-            sql: None,
-            url: None,
-        },
-        Kind::Sqlite => {
-            let tmp = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}", tmp.path().join("vault.db").display());
-            dir = Some(tmp);
-            let sql = SqlStore::connect(&url).await.expect("open SQLite");
-            Ctx {
-                kind,
-                store: Arc::new(sql.clone()),
-                sql: Some(sql),
-                url: Some(url),
-            }
-        }
-        Kind::Postgres => {
-            let pg = PgSchema::create().await;
-            let sql = SqlStore::connect(&pg.url).await;
-            let url = pg.url.clone();
-            schema = Some(pg);
-            let sql = match sql {
-                Ok(sql) => sql,
-                Err(err) => {
-                    schema.as_ref().expect("schema").drop_now().await;
-                    panic!("connect to PostgreSQL: {err:?}");
-                }
-            };
-            Ctx {
-                kind,
-                store: Arc::new(sql.clone()),
-                sql: Some(sql),
-                url: Some(url),
-            }
-        }
+    let fresh = Fresh::open(kind).await;
+    let ctx = Ctx {
+        kind,
+        store: Arc::clone(&fresh.ctx.store),
+        sql: fresh.ctx.sql.clone(),
+        url: fresh.ctx.url.clone(),
     };
     // Spawned, so a panic comes back as a JoinError and the cleanup below still runs.
     let outcome = tokio::spawn(case(ctx)).await;
-    if let Some(pg) = schema {
-        pg.drop_now().await;
-    }
-    drop(dir);
+    fresh.remove().await;
     if let Err(err) = outcome {
         std::panic::resume_unwind(err.into_panic());
     }

@@ -1,6 +1,5 @@
-//! Test helpers (feature `test-util`): a key service over a memory store and a manual clock,
-//! minting keys of any scope in one line, so product teams can test their protected handlers
-//! without a database.
+//! [`TestKeys`]: a key service over a memory store and a manual clock, minting keys of any
+//! scope in one line, so product teams can test their protected handlers without a database.
 
 // Test support: a failed expectation here is the report, so it panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -1,0 +1,17 @@
+//! vault-core's row conformance suite (`vault_core::store_conformance!`) on `SqlStore`: each
+//! case on a SQLite file and on a PostgreSQL schema of its own, removed after the case.
+//! PostgreSQL must be reachable (`VAULT_TEST_POSTGRES_URL`): without it these tests fail.
+
+mod support;
+
+mod sqlite {
+    use super::support::{Fresh, Kind};
+
+    vault_core::store_conformance!(async || Fresh::open(Kind::Sqlite).await);
+}
+
+mod postgres {
+    use super::support::{Fresh, Kind};
+
+    vault_core::store_conformance!(async || Fresh::open(Kind::Postgres).await);
+}

@@ -11,14 +11,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use sqlx::Connection;
-use vault_core::store::Store;
+use vault_core::MemoryStore;
 use vault_core::testing::conformance::Fixture;
-use vault_core::{KeyStore, MemoryStore};
-use vault_sqlx::SqlStore;
-
 /// Every store trait the suites exercise.
-pub trait Stores: KeyStore + Store {}
-impl<T: KeyStore + Store> Stores for T {}
+pub use vault_core::testing::conformance::StoreUnderTest as Stores;
+use vault_sqlx::SqlStore;
 
 /// The backend of a fixture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,8 +166,8 @@ impl Ctx {
 
 /// vault-core's row conformance suite runs each case on a [`Fresh`] store, removed after.
 impl Fixture for Fresh {
-    fn store(&self) -> Arc<dyn Store> {
-        Arc::clone(&self.ctx.store) as Arc<dyn Store>
+    fn store(&self) -> Arc<dyn Stores> {
+        Arc::clone(&self.ctx.store)
     }
 
     async fn finish(self) {

@@ -196,61 +196,82 @@ impl Kit {
     }
 }
 
-/// Runs `flow` against a state made by `setup`, once per store step: the Nth run fails the
+/// Runs `$flow` against a state made by `$setup`, once per store step: the Nth run fails the
 /// Nth write or commit and must change nothing the snapshot reads and send no mail; the first
-/// run that hits no fault must succeed. Returns how many steps the flow took.
-async fn all_or_nothing<S>(
-    kit: &Kit,
-    name: &str,
-    mut setup: impl AsyncFnMut(&Kit) -> (S, Vec<UserId>, Vec<WorkspaceId>),
-    mut flow: impl AsyncFnMut(&Kit, &S) -> Result<(), Error>,
-) -> u64 {
-    for n in 1..=64 {
-        let (state, users, workspaces) = setup(kit).await;
-        let before = Snapshot::take(&*kit.faults, &users, &workspaces)
-            .await
-            .unwrap();
-        let mails = kit.outbox.messages().len();
-        kit.faults.fail_step(n);
-        let outcome = flow(kit, &state).await;
-        let tripped = kit.faults.tripped();
-        let steps = kit.faults.steps();
-        kit.faults.fail_step(0);
-        if !tripped {
-            if let Err(err) = outcome {
-                panic!("{name}: the run without a fault failed: {err}");
+/// run that hits no fault must succeed. A macro rather than a function taking closures, so
+/// each case stays one `Send` future.
+macro_rules! all_or_nothing {
+    ($kit:expr, $name:expr, $setup:expr, |$state:pat_param| $flow:expr $(,)?) => {{
+        let (kit, name): (&Kit, &str) = ($kit, $name);
+        let mut finished = false;
+        for n in 1..=64u64 {
+            let (state, users, workspaces): (_, Vec<UserId>, Vec<WorkspaceId>) = $setup.await;
+            let before = Snapshot::take(&*kit.faults, &users, &workspaces)
+                .await
+                .unwrap();
+            let mails = kit.outbox.messages().len();
+            kit.faults.fail_step(n);
+            let outcome: Result<(), Error> = {
+                let $state = &state;
+                $flow.await
+            };
+            let tripped = kit.faults.tripped();
+            kit.faults.fail_step(0);
+            let after = Snapshot::take(&*kit.faults, &users, &workspaces)
+                .await
+                .unwrap();
+            if check_step(name, n, tripped, outcome, &before, &after, mails, kit) {
+                finished = true;
+                break;
             }
-            assert!(n > 1, "{name}: the flow wrote nothing");
-            return steps;
         }
-        match outcome {
-            Err(Error::StoreUnavailable(_)) => {}
-            other => panic!("{name}: a fault at step {n} answered {other:?}"),
+        assert!(finished, "{name}: more than 64 steps");
+    }};
+}
+
+/// Judges one run of [`all_or_nothing!`]; `true` when the flow ran to its end.
+#[allow(clippy::too_many_arguments)]
+fn check_step(
+    name: &str,
+    n: u64,
+    tripped: bool,
+    outcome: Result<(), Error>,
+    before: &Snapshot,
+    after: &Snapshot,
+    mails: usize,
+    kit: &Kit,
+) -> bool {
+    if !tripped {
+        if let Err(err) = outcome {
+            panic!("{name}: the run without a fault failed: {err}");
         }
-        let after = Snapshot::take(&*kit.faults, &users, &workspaces)
-            .await
-            .unwrap();
-        assert!(
-            after == before,
-            "{name}: a fault at step {n} left a change behind"
-        );
-        assert_eq!(
-            kit.outbox.messages().len(),
-            mails,
-            "{name}: a fault at step {n} still sent mail"
-        );
+        assert!(n > 1, "{name}: the flow wrote nothing");
+        return true;
     }
-    panic!("{name}: more than 64 steps");
+    match outcome {
+        Err(Error::StoreUnavailable(_)) => {}
+        other => panic!("{name}: a fault at step {n} answered {other:?}"),
+    }
+    assert!(
+        after == before,
+        "{name}: a fault at step {n} left a change behind"
+    );
+    assert_eq!(
+        kit.outbox.messages().len(),
+        mails,
+        "{name}: a fault at step {n} still sent mail"
+    );
+    false
 }
 
 /// Sign-up's confirm step (the token's use, the password and the verified address) is one
 /// unit, and so is sign-in (cleared counters and the session).
 pub async fn sign_up_and_sign_in_are_all_or_nothing(store: Arc<dyn Store>) {
     let kit = Kit::new(store);
-    all_or_nothing(
+    all_or_nothing!(
         &kit,
         "complete_sign_up",
-        async |kit| {
+        async {
             let email = format!("{}@example.com", UserId::random());
             kit.accounts.sign_up("Ada", &email).await.unwrap();
             let id = kit
@@ -265,38 +286,36 @@ pub async fn sign_up_and_sign_in_are_all_or_nothing(store: Arc<dyn Store>) {
                 .id;
             (kit.link_token(&email), vec![id], vec![])
         },
-        async |kit, token| {
+        |token| async {
             kit.accounts
                 .complete_sign_up(&Proof::Link(token.clone()), secret(PASSWORD))
                 .await
                 .map(|_| ())
         },
-    )
-    .await;
-    all_or_nothing(
+    );
+    all_or_nothing!(
         &kit,
         "sign_in",
-        async |kit| {
+        async {
             let (id, email) = kit.signed_up().await;
             (email, vec![id], vec![])
         },
-        async |kit, email| {
+        |email| async {
             kit.accounts
                 .sign_in(email, secret(PASSWORD), client())
                 .await
                 .map(|_| ())
         },
-    )
-    .await;
+    );
 }
 
 /// A password change: the new hash, the other sessions ended and this one renewed.
 pub async fn password_change_is_all_or_nothing(store: Arc<dyn Store>) {
     let kit = Kit::new(store);
-    all_or_nothing(
+    all_or_nothing!(
         &kit,
         "change_password",
-        async |kit| {
+        async {
             let person = kit.person().await;
             // A second session that the change must end, or keep on failure.
             kit.accounts
@@ -306,28 +325,27 @@ pub async fn password_change_is_all_or_nothing(store: Arc<dyn Store>) {
             let id = person.id;
             (person, vec![id], vec![])
         },
-        async |kit, person| {
+        |person| async {
             kit.accounts
                 .change_password(&person.session, secret(PASSWORD), secret(NEW_PASSWORD))
                 .await
                 .map(|_| ())
         },
-    )
-    .await;
+    );
 }
 
 /// A reset: the token's use, the new hash, every session ended, by link and by code.
 pub async fn password_reset_is_all_or_nothing(store: Arc<dyn Store>) {
     let kit = Kit::new(store);
     for by_code in [false, true] {
-        all_or_nothing(
+        all_or_nothing!(
             &kit,
             if by_code {
                 "reset_password (code)"
             } else {
                 "reset_password (link)"
             },
-            async |kit| {
+            async {
                 let person = kit.person().await;
                 kit.accounts.forgot_password(&person.email).await.unwrap();
                 let proof = if by_code {
@@ -341,23 +359,22 @@ pub async fn password_reset_is_all_or_nothing(store: Arc<dyn Store>) {
                 let id = person.id;
                 (proof, vec![id], vec![])
             },
-            async |kit, proof| {
+            |proof| async {
                 kit.accounts
                     .reset_password(proof, secret(NEW_PASSWORD))
                     .await
             },
-        )
-        .await;
+        );
     }
 }
 
 /// An email change's confirmation: the token's use and the new address.
 pub async fn email_change_is_all_or_nothing(store: Arc<dyn Store>) {
     let kit = Kit::new(store);
-    all_or_nothing(
+    all_or_nothing!(
         &kit,
         "confirm_email_change",
-        async |kit| {
+        async {
             let person = kit.person().await;
             let new = format!("{}@example.org", UserId::random());
             kit.accounts
@@ -366,23 +383,22 @@ pub async fn email_change_is_all_or_nothing(store: Arc<dyn Store>) {
                 .unwrap();
             (kit.link_token(&new), vec![person.id], vec![])
         },
-        async |kit, token| {
+        |token| async {
             kit.accounts
                 .confirm_email_change(&Proof::Link(token.clone()))
                 .await
         },
-    )
-    .await;
+    );
 }
 
 /// Two-factor steps: confirming enrolment (state, recovery codes, renewed session),
 /// completing a sign-in (the code's use, the challenge's use, the session) and disabling.
 pub async fn two_factor_steps_are_all_or_nothing(store: Arc<dyn Store>) {
     let kit = Kit::new(store);
-    all_or_nothing(
+    all_or_nothing!(
         &kit,
         "confirm_two_factor",
-        async |kit| {
+        async {
             let person = kit.person().await;
             let enrolment = kit
                 .accounts
@@ -392,7 +408,7 @@ pub async fn two_factor_steps_are_all_or_nothing(store: Arc<dyn Store>) {
             let id = person.id;
             ((person, enrolment.sealed), vec![id], vec![])
         },
-        async |kit, (person, sealed)| {
+        |(person, sealed)| async {
             let code = kit
                 .totp
                 .code_at(person.id, sealed, kit.clock.now())
@@ -402,12 +418,11 @@ pub async fn two_factor_steps_are_all_or_nothing(store: Arc<dyn Store>) {
                 .await
                 .map(|_| ())
         },
-    )
-    .await;
-    all_or_nothing(
+    );
+    all_or_nothing!(
         &kit,
         "complete_two_factor",
-        async |kit| {
+        async {
             let (person, sealed) = kit.person_with_2fa().await;
             let challenge = match kit
                 .accounts
@@ -421,24 +436,23 @@ pub async fn two_factor_steps_are_all_or_nothing(store: Arc<dyn Store>) {
             let id = person.id;
             ((person.id, sealed, challenge), vec![id], vec![])
         },
-        async |kit, (user, sealed, challenge)| {
+        |(user, sealed, challenge)| async {
             let code = kit.totp.code_at(*user, sealed, kit.clock.now()).unwrap();
             kit.accounts
                 .complete_two_factor(challenge, code.expose_secret())
                 .await
                 .map(|_| ())
         },
-    )
-    .await;
-    all_or_nothing(
+    );
+    all_or_nothing!(
         &kit,
         "disable_two_factor",
-        async |kit| {
+        async {
             let (person, sealed) = kit.person_with_2fa().await;
             let id = person.id;
             ((person, sealed), vec![id], vec![])
         },
-        async |kit, (person, sealed)| {
+        |(person, sealed)| async {
             let code = kit
                 .totp
                 .code_at(person.id, sealed, kit.clock.now())
@@ -447,8 +461,7 @@ pub async fn two_factor_steps_are_all_or_nothing(store: Arc<dyn Store>) {
                 .disable_two_factor(&person.session, secret(PASSWORD), code.expose_secret())
                 .await
         },
-    )
-    .await;
+    );
 }
 
 /// Access steps that touch several rows: creating a workspace (it and its owner), accepting
@@ -459,21 +472,20 @@ pub async fn access_steps_are_all_or_nothing(store: Arc<dyn Store>) {
     let kit = Kit::new(store);
     let submit = "submit".parse().unwrap();
     let viewer = "viewer".parse().unwrap();
-    all_or_nothing(
+    all_or_nothing!(
         &kit,
         "create_workspace",
-        async |kit| {
+        async {
             let person = kit.person().await;
             let actor = kit.actor(&person).await;
             (actor, vec![person.id], vec![])
         },
-        async |kit, actor| kit.access.create_workspace(actor, "Acme").await.map(|_| ()),
-    )
-    .await;
-    all_or_nothing(
+        |actor| async { kit.access.create_workspace(actor, "Acme").await.map(|_| ()) },
+    );
+    all_or_nothing!(
         &kit,
         "accept_invitation",
-        async |kit| {
+        async {
             let (workspace, owner, owner_actor) = kit.workspace().await;
             let invitee = kit.person().await;
             let invited = kit
@@ -494,18 +506,17 @@ pub async fn access_steps_are_all_or_nothing(store: Arc<dyn Store>) {
                 vec![workspace],
             )
         },
-        async |kit, (actor, token, email)| {
+        |(actor, token, email)| async {
             kit.access
                 .accept_invitation(actor, token.expose_secret(), email)
                 .await
                 .map(|_| ())
         },
-    )
-    .await;
-    all_or_nothing(
+    );
+    all_or_nothing!(
         &kit,
         "change_role",
-        async |kit| {
+        async {
             let (workspace, owner, owner_actor) = kit.workspace().await;
             let (member, _) = kit
                 .member(workspace, &owner_actor, WorkspaceRole::Member)
@@ -513,18 +524,17 @@ pub async fn access_steps_are_all_or_nothing(store: Arc<dyn Store>) {
             let users = vec![owner.id, member.id];
             ((owner_actor, workspace, member.id), users, vec![workspace])
         },
-        async |kit, (owner, workspace, member)| {
+        |(owner, workspace, member)| async {
             kit.access
                 .change_role(owner, *workspace, *member, WorkspaceRole::Admin)
                 .await
                 .map(|_| ())
         },
-    )
-    .await;
-    all_or_nothing(
+    );
+    all_or_nothing!(
         &kit,
         "remove_member",
-        async |kit| {
+        async {
             let (workspace, owner, owner_actor) = kit.workspace().await;
             let (member, _) = kit
                 .member(workspace, &owner_actor, WorkspaceRole::Member)
@@ -551,18 +561,17 @@ pub async fn access_steps_are_all_or_nothing(store: Arc<dyn Store>) {
             let users = vec![owner.id, member.id];
             ((owner_actor, workspace, member.id), users, vec![workspace])
         },
-        async |kit, (owner, workspace, member)| {
+        |(owner, workspace, member)| async {
             kit.access
                 .remove_member(owner, *workspace, *member)
                 .await
                 .map(|_| ())
         },
-    )
-    .await;
-    all_or_nothing(
+    );
+    all_or_nothing!(
         &kit,
         "delete_group",
-        async |kit| {
+        async {
             let (workspace, owner, owner_actor) = kit.workspace().await;
             let (member, _) = kit
                 .member(workspace, &owner_actor, WorkspaceRole::Member)
@@ -589,12 +598,11 @@ pub async fn access_steps_are_all_or_nothing(store: Arc<dyn Store>) {
             let users = vec![owner.id, member.id];
             ((owner_actor, workspace, group.id), users, vec![workspace])
         },
-        async |kit, (owner, workspace, group)| {
+        |(owner, workspace, group)| async {
             kit.access
                 .delete_group(owner, *workspace, *group)
                 .await
                 .map(|_| ())
         },
-    )
-    .await;
+    );
 }

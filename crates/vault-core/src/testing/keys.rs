@@ -1,20 +1,6 @@
 //! [`TestKeys`]: a key service over a memory store and a manual clock, minting keys of any
 //! scope in one line, so product teams can test their protected handlers without a database.
 
-// Test support: a failed expectation here is the report, so it panics.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-pub mod access_flows;
-mod atomicity;
-mod faults;
-
-pub use atomicity::{
-    access_steps_are_all_or_nothing, email_change_is_all_or_nothing,
-    password_change_is_all_or_nothing, password_reset_is_all_or_nothing,
-    sign_up_and_sign_in_are_all_or_nothing, two_factor_steps_are_all_or_nothing,
-};
-pub use faults::{FaultyStore, Snapshot};
-
 use std::sync::Arc;
 
 use time::Duration;
@@ -147,11 +133,4 @@ impl TestKeys {
             .expect("revoking in a memory store succeeds");
         issued.expose_token().to_owned()
     }
-}
-
-/// An [`crate::access::Actor`] for tests of access flows, without signing anyone in. An
-/// application gets its actors from [`crate::accounts::Accounts::actor`], which reads the 2FA
-/// bit from the verified session; this backdoor exists only with the `test-util` feature.
-pub fn actor(user: UserId, two_factor_passed: bool) -> crate::access::Actor {
-    crate::access::Actor::new(user, two_factor_passed)
 }

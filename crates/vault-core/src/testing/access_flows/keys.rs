@@ -2,7 +2,7 @@
 //! product they can use; they manage their own keys, admins and `keys:manage` holders manage
 //! everyone's; a deactivated product's keys stop verifying until it is active again.
 
-use crate::store::Store;
+use crate::testing::conformance::StoreUnderTest;
 
 use std::sync::Arc;
 
@@ -12,8 +12,8 @@ use crate::access::{
     TwoFactorPolicy, WorkspaceRole,
 };
 use crate::{
-    ApiKeys, AuthError, Environment, Error, IssuedKey, KeyStore, NewKey, Pepper, PermissionSet,
-    ProductId, Requirement, UserId, WorkspaceId,
+    ApiKeys, AuthError, Environment, Error, IssuedKey, NewKey, Pepper, PermissionSet, ProductId,
+    Requirement, UserId, WorkspaceId,
 };
 use time::Duration;
 
@@ -22,7 +22,7 @@ struct Keys {
     minting: KeyMinting,
 }
 
-async fn keys<S: Store + KeyStore>(store: Arc<S>) -> Keys {
+async fn keys(store: Arc<dyn StoreUnderTest>) -> Keys {
     let k = kit(store.clone()).await;
     let api_keys = ApiKeys::builder(store.clone(), &Pepper::generate().unwrap())
         .clock(k.clock.clone())
@@ -65,7 +65,7 @@ impl Keys {
 }
 
 /// A member mints only the permissions it holds.
-pub async fn a_member_mints_only_the_permissions_it_holds<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn a_member_mints_only_the_permissions_it_holds(store: Arc<dyn StoreUnderTest>) {
     let t = keys(store).await;
     let member = t.k.join(WorkspaceRole::Member).await;
     t.k.grant(&member, "viewer").await;
@@ -93,9 +93,7 @@ pub async fn a_member_mints_only_the_permissions_it_holds<S: Store + KeyStore>(s
 }
 
 /// No key without access to the workspace and product.
-pub async fn no_key_without_access_to_the_workspace_and_product<S: Store + KeyStore>(
-    store: Arc<S>,
-) {
+pub async fn no_key_without_access_to_the_workspace_and_product(store: Arc<dyn StoreUnderTest>) {
     let t = keys(store).await;
     let member = t.k.join(WorkspaceRole::Member).await;
     // Membership alone: nothing to mint.
@@ -126,10 +124,8 @@ pub async fn no_key_without_access_to_the_workspace_and_product<S: Store + KeySt
 }
 
 /// A sensitive permission is minted only after 2fa when the policy says so.
-pub async fn a_sensitive_permission_is_minted_only_after_2fa_when_the_policy_says_so<
-    S: Store + KeyStore,
->(
-    store: Arc<S>,
+pub async fn a_sensitive_permission_is_minted_only_after_2fa_when_the_policy_says_so(
+    store: Arc<dyn StoreUnderTest>,
 ) {
     let t = keys(store).await;
     let member = t.k.join(WorkspaceRole::Member).await;
@@ -153,10 +149,8 @@ pub async fn a_sensitive_permission_is_minted_only_after_2fa_when_the_policy_say
 }
 
 /// A deactivated products keys answer wrong product until reactivated.
-pub async fn a_deactivated_products_keys_answer_wrong_product_until_reactivated<
-    S: Store + KeyStore,
->(
-    store: Arc<S>,
+pub async fn a_deactivated_products_keys_answer_wrong_product_until_reactivated(
+    store: Arc<dyn StoreUnderTest>,
 ) {
     let t = keys(store).await;
     let member = t.k.join(WorkspaceRole::Member).await;
@@ -196,10 +190,8 @@ impl SubscriptionCheck for Outage {
 }
 
 /// Key verification asks the subscription hook only when configured.
-pub async fn key_verification_asks_the_subscription_hook_only_when_configured<
-    S: Store + KeyStore,
->(
-    store: Arc<S>,
+pub async fn key_verification_asks_the_subscription_hook_only_when_configured(
+    store: Arc<dyn StoreUnderTest>,
 ) {
     let pepper = Pepper::generate().unwrap();
     let plain = ApiKeys::builder(store.clone(), &pepper).build();
@@ -243,9 +235,7 @@ pub async fn key_verification_asks_the_subscription_hook_only_when_configured<
 }
 
 /// Members manage their own keys and not other peoples.
-pub async fn members_manage_their_own_keys_and_not_other_peoples<S: Store + KeyStore>(
-    store: Arc<S>,
-) {
+pub async fn members_manage_their_own_keys_and_not_other_peoples(store: Arc<dyn StoreUnderTest>) {
     let t = keys(store).await;
     let ada = t.k.join(WorkspaceRole::Member).await;
     let bob = t.k.join(WorkspaceRole::Member).await;
@@ -301,7 +291,7 @@ pub async fn members_manage_their_own_keys_and_not_other_peoples<S: Store + KeyS
 }
 
 /// Admins and key managers manage everyones keys.
-pub async fn admins_and_key_managers_manage_everyones_keys<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn admins_and_key_managers_manage_everyones_keys(store: Arc<dyn StoreUnderTest>) {
     let t = keys(store).await;
     let ada = t.k.join(WorkspaceRole::Member).await;
     let admin = t.k.join(WorkspaceRole::Admin).await;
@@ -340,7 +330,7 @@ pub async fn admins_and_key_managers_manage_everyones_keys<S: Store + KeyStore>(
 }
 
 /// A key is not rotated past its issuers rights.
-pub async fn a_key_is_not_rotated_past_its_issuers_rights<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn a_key_is_not_rotated_past_its_issuers_rights(store: Arc<dyn StoreUnderTest>) {
     let t = keys(store).await;
     let member = t.k.join(WorkspaceRole::Member).await;
     t.k.grant(&member, "submitter").await;
@@ -371,7 +361,7 @@ pub async fn a_key_is_not_rotated_past_its_issuers_rights<S: Store + KeyStore>(s
 }
 
 /// Key changes are audited.
-pub async fn key_changes_are_audited<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn key_changes_are_audited(store: Arc<dyn StoreUnderTest>) {
     let t = keys(store).await;
     let member = t.k.join(WorkspaceRole::Member).await;
     t.k.grant(&member, "submitter").await;

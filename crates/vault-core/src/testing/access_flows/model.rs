@@ -4,15 +4,14 @@
 
 use std::sync::Arc;
 
-use crate::KeyStore;
-use crate::store::Store;
+use crate::testing::conformance::StoreUnderTest;
 
 use super::{Kit, kit, perm, product, refusal, role, user, without_2fa};
 use crate::access::{AccessDefect, GrantSource, Grantee, TwoFactorPolicy, WorkspaceRole};
 use time::Duration;
 
 /// Membership alone grants no product.
-pub async fn membership_alone_grants_no_product<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn membership_alone_grants_no_product(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let member = k.join(WorkspaceRole::Member).await;
     assert_eq!(
@@ -40,9 +39,7 @@ pub async fn membership_alone_grants_no_product<S: Store + KeyStore>(store: Arc<
 }
 
 /// A grant gives nothing until the workspace subscribes.
-pub async fn a_grant_gives_nothing_until_the_workspace_subscribes<S: Store + KeyStore>(
-    store: Arc<S>,
-) {
+pub async fn a_grant_gives_nothing_until_the_workspace_subscribes(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let member = k.join(WorkspaceRole::Member).await;
     let manage = product("manage");
@@ -72,7 +69,7 @@ pub async fn a_grant_gives_nothing_until_the_workspace_subscribes<S: Store + Key
 }
 
 /// A grant in one workspace gives nothing in another.
-pub async fn a_grant_in_one_workspace_gives_nothing_in_another<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn a_grant_in_one_workspace_gives_nothing_in_another(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let member = k.join(WorkspaceRole::Member).await;
     k.grant(&member, "submitter").await;
@@ -89,9 +86,7 @@ pub async fn a_grant_in_one_workspace_gives_nothing_in_another<S: Store + KeySto
 }
 
 /// Grants through groups reach every member of the group.
-pub async fn grants_through_groups_reach_every_member_of_the_group<S: Store + KeyStore>(
-    store: Arc<S>,
-) {
+pub async fn grants_through_groups_reach_every_member_of_the_group(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let ada = k.join(WorkspaceRole::Member).await;
     let bob = k.join(WorkspaceRole::Member).await;
@@ -161,7 +156,7 @@ pub async fn grants_through_groups_reach_every_member_of_the_group<S: Store + Ke
 }
 
 /// Revoking a grant takes effect at once.
-pub async fn revoking_a_grant_takes_effect_at_once<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn revoking_a_grant_takes_effect_at_once(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let member = k.join(WorkspaceRole::Member).await;
     k.grant(&member, "submitter").await;
@@ -185,7 +180,7 @@ pub async fn revoking_a_grant_takes_effect_at_once<S: Store + KeyStore>(store: A
 }
 
 /// Effective permissions say where each comes from.
-pub async fn effective_permissions_say_where_each_comes_from<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn effective_permissions_say_where_each_comes_from(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let admin = k.join(WorkspaceRole::Admin).await;
     let member = k.join(WorkspaceRole::Member).await;
@@ -260,7 +255,7 @@ pub async fn effective_permissions_say_where_each_comes_from<S: Store + KeyStore
 }
 
 /// A member cannot grant itself admin or a product.
-pub async fn a_member_cannot_grant_itself_admin_or_a_product<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn a_member_cannot_grant_itself_admin_or_a_product(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let member = k.join(WorkspaceRole::Member).await;
     let me = member.user_id();
@@ -313,7 +308,7 @@ pub async fn a_member_cannot_grant_itself_admin_or_a_product<S: Store + KeyStore
 }
 
 /// An admin can neither make nor touch owners.
-pub async fn an_admin_can_neither_make_nor_touch_owners<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn an_admin_can_neither_make_nor_touch_owners(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let admin = k.join(WorkspaceRole::Admin).await;
     let member = k.join(WorkspaceRole::Member).await;
@@ -372,7 +367,7 @@ pub async fn an_admin_can_neither_make_nor_touch_owners<S: Store + KeyStore>(sto
 }
 
 /// The last owner can neither leave nor be demoted.
-pub async fn the_last_owner_can_neither_leave_nor_be_demoted<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn the_last_owner_can_neither_leave_nor_be_demoted(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let ws = k.workspace;
     let me = k.owner.user_id();
@@ -406,9 +401,7 @@ pub async fn the_last_owner_can_neither_leave_nor_be_demoted<S: Store + KeyStore
 }
 
 /// A removed member loses the workspace and its grants.
-pub async fn a_removed_member_loses_the_workspace_and_its_grants<S: Store + KeyStore>(
-    store: Arc<S>,
-) {
+pub async fn a_removed_member_loses_the_workspace_and_its_grants(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let member = k.join(WorkspaceRole::Member).await;
     k.grant(&member, "submitter").await;
@@ -458,9 +451,7 @@ pub async fn a_removed_member_loses_the_workspace_and_its_grants<S: Store + KeyS
 }
 
 /// An invitation is accepted only by the invited account.
-pub async fn an_invitation_is_accepted_only_by_the_invited_account<S: Store + KeyStore>(
-    store: Arc<S>,
-) {
+pub async fn an_invitation_is_accepted_only_by_the_invited_account(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let invited = k
         .access
@@ -497,7 +488,7 @@ pub async fn an_invitation_is_accepted_only_by_the_invited_account<S: Store + Ke
 }
 
 /// An invitation is single use.
-pub async fn an_invitation_is_single_use<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn an_invitation_is_single_use(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let invited = k
         .access
@@ -534,7 +525,7 @@ pub async fn an_invitation_is_single_use<S: Store + KeyStore>(store: Arc<S>) {
 }
 
 /// An expired invitation is refused.
-pub async fn an_expired_invitation_is_refused<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn an_expired_invitation_is_refused(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let invited = k
         .access
@@ -563,7 +554,7 @@ pub async fn an_expired_invitation_is_refused<S: Store + KeyStore>(store: Arc<S>
 }
 
 /// A revoked invitation is refused.
-pub async fn a_revoked_invitation_is_refused<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn a_revoked_invitation_is_refused(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let member = k.join(WorkspaceRole::Member).await;
     let invited = k
@@ -597,7 +588,7 @@ pub async fn a_revoked_invitation_is_refused<S: Store + KeyStore>(store: Arc<S>)
 }
 
 /// A forged invitation token is refused.
-pub async fn a_forged_invitation_token_is_refused<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn a_forged_invitation_token_is_refused(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let invited = k
         .access
@@ -632,7 +623,7 @@ pub async fn a_forged_invitation_token_is_refused<S: Store + KeyStore>(store: Ar
 }
 
 /// Only owners manage subscriptions.
-pub async fn only_owners_manage_subscriptions<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn only_owners_manage_subscriptions(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let admin = k.join(WorkspaceRole::Admin).await;
     let manage = product("manage");
@@ -671,7 +662,7 @@ pub async fn only_owners_manage_subscriptions<S: Store + KeyStore>(store: Arc<S>
 }
 
 /// Grants name catalogue products and roles.
-pub async fn grants_name_catalogue_products_and_roles<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn grants_name_catalogue_products_and_roles(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let member = k.join(WorkspaceRole::Member).await;
     let to = Grantee::User(member.user_id());
@@ -718,7 +709,7 @@ pub async fn grants_name_catalogue_products_and_roles<S: Store + KeyStore>(store
 }
 
 /// Groups hold only members and unique names.
-pub async fn groups_hold_only_members_and_unique_names<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn groups_hold_only_members_and_unique_names(store: Arc<dyn StoreUnderTest>) {
     let k = kit(store).await;
     let member = k.join(WorkspaceRole::Member).await;
     let ws = k.workspace;
@@ -764,10 +755,8 @@ pub async fn groups_hold_only_members_and_unique_names<S: Store + KeyStore>(stor
 }
 
 /// A two factor policy for admins refuses their actions without 2fa.
-pub async fn a_two_factor_policy_for_admins_refuses_their_actions_without_2fa<
-    S: Store + KeyStore,
->(
-    store: Arc<S>,
+pub async fn a_two_factor_policy_for_admins_refuses_their_actions_without_2fa(
+    store: Arc<dyn StoreUnderTest>,
 ) {
     let k = kit(store).await;
     let admin = k.join(WorkspaceRole::Admin).await;
@@ -830,10 +819,8 @@ pub async fn a_two_factor_policy_for_admins_refuses_their_actions_without_2fa<
 }
 
 /// A two factor policy for sensitive roles guards their permissions.
-pub async fn a_two_factor_policy_for_sensitive_roles_guards_their_permissions<
-    S: Store + KeyStore,
->(
-    store: Arc<S>,
+pub async fn a_two_factor_policy_for_sensitive_roles_guards_their_permissions(
+    store: Arc<dyn StoreUnderTest>,
 ) {
     let k = kit(store).await;
     let member = k.join(WorkspaceRole::Member).await;
@@ -864,8 +851,8 @@ pub async fn a_two_factor_policy_for_sensitive_roles_guards_their_permissions<
 }
 
 /// A user lists their workspaces and switches only to those.
-pub async fn a_user_lists_their_workspaces_and_switches_only_to_those<S: Store + KeyStore>(
-    store: Arc<S>,
+pub async fn a_user_lists_their_workspaces_and_switches_only_to_those(
+    store: Arc<dyn StoreUnderTest>,
 ) {
     let k = kit(store).await;
     let member = k.join(WorkspaceRole::Member).await;
@@ -904,7 +891,7 @@ pub async fn a_user_lists_their_workspaces_and_switches_only_to_those<S: Store +
 }
 
 /// Every change is audited with who what and where.
-pub async fn every_change_is_audited_with_who_what_and_where<S: Store + KeyStore>(store: Arc<S>) {
+pub async fn every_change_is_audited_with_who_what_and_where(store: Arc<dyn StoreUnderTest>) {
     let Kit {
         access,
         audit,
@@ -981,8 +968,8 @@ pub async fn every_change_is_audited_with_who_what_and_where<S: Store + KeyStore
 }
 
 /// Sessions ask the access service who belongs to a workspace.
-pub async fn sessions_ask_the_access_service_who_belongs_to_a_workspace<S: Store + KeyStore>(
-    store: Arc<S>,
+pub async fn sessions_ask_the_access_service_who_belongs_to_a_workspace(
+    store: Arc<dyn StoreUnderTest>,
 ) {
     use crate::accounts::WorkspaceMembership;
     let k = kit(store).await;

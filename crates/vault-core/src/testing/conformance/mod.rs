@@ -24,6 +24,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::KeyStore;
 use crate::store::Store;
 
 mod races;
@@ -31,17 +32,26 @@ mod records;
 mod rows;
 mod transactions;
 
-/// Every case, as an `async fn` taking the store under test.
+/// Every case, as an `async fn` taking the store under test: the row-level cases here, the
+/// access flows of [`crate::testing::access_flows`] and the atomicity cases of
+/// [`crate::testing::atomicity`].
 pub mod cases {
     pub use super::races::*;
     pub use super::rows::*;
     pub use super::transactions::*;
+    pub use crate::testing::access_flows::*;
+    pub use crate::testing::atomicity::*;
 }
+
+/// What the suite checks: the row store and the key store of one implementation.
+pub trait StoreUnderTest: Store + KeyStore {}
+
+impl<T: Store + KeyStore> StoreUnderTest for T {}
 
 /// What a store factory hands the suite: the store, and what to do once the case is over.
 pub trait Fixture: Send + 'static {
     /// The store the case runs on.
-    fn store(&self) -> Arc<dyn Store>;
+    fn store(&self) -> Arc<dyn StoreUnderTest>;
 
     /// Runs after the case, whether it passed or panicked (nothing by default).
     fn finish(self) -> impl Future<Output = ()> + Send
@@ -52,14 +62,14 @@ pub trait Fixture: Send + 'static {
     }
 }
 
-impl<S: Store> Fixture for Arc<S> {
-    fn store(&self) -> Arc<dyn Store> {
-        Arc::clone(self) as Arc<dyn Store>
+impl<S: StoreUnderTest> Fixture for Arc<S> {
+    fn store(&self) -> Arc<dyn StoreUnderTest> {
+        Arc::clone(self) as Arc<dyn StoreUnderTest>
     }
 }
 
-impl Fixture for Arc<dyn Store> {
-    fn store(&self) -> Arc<dyn Store> {
+impl Fixture for Arc<dyn StoreUnderTest> {
+    fn store(&self) -> Arc<dyn StoreUnderTest> {
         Arc::clone(self)
     }
 }
@@ -74,7 +84,7 @@ pub async fn run<F, X, C, Fut>(fresh: F, case: C)
 where
     F: AsyncFnOnce() -> X,
     X: Fixture,
-    C: FnOnce(Arc<dyn Store>) -> Fut,
+    C: FnOnce(Arc<dyn StoreUnderTest>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let fixture = fresh().await;
@@ -89,7 +99,7 @@ where
 }
 
 /// Expands to one `#[tokio::test]` per case of [`cases`], each running on the store made by
-/// `$fresh` (an `async` closure answering an `Arc<impl Store>`, an `Arc<dyn Store>` or a
+/// `$fresh` (an `async` closure answering an `Arc` of a store, an `Arc<dyn StoreUnderTest>` or a
 /// [`Fixture`]). See the [module documentation](self).
 #[macro_export]
 macro_rules! store_conformance {
@@ -124,16 +134,53 @@ macro_rules! store_conformance {
             transactions_on_a_new_throttle_key_are_serialised,
             scopes_taken_in_opposite_orders_never_deadlock,
             of_concurrent_deletes_of_one_row_exactly_one_sees_it,
+            membership_alone_grants_no_product,
+            a_grant_gives_nothing_until_the_workspace_subscribes,
+            a_grant_in_one_workspace_gives_nothing_in_another,
+            grants_through_groups_reach_every_member_of_the_group,
+            revoking_a_grant_takes_effect_at_once,
+            effective_permissions_say_where_each_comes_from,
+            a_member_cannot_grant_itself_admin_or_a_product,
+            an_admin_can_neither_make_nor_touch_owners,
+            the_last_owner_can_neither_leave_nor_be_demoted,
+            a_removed_member_loses_the_workspace_and_its_grants,
+            an_invitation_is_accepted_only_by_the_invited_account,
+            an_invitation_is_single_use,
+            an_expired_invitation_is_refused,
+            a_revoked_invitation_is_refused,
+            a_forged_invitation_token_is_refused,
+            only_owners_manage_subscriptions,
+            grants_name_catalogue_products_and_roles,
+            groups_hold_only_members_and_unique_names,
+            a_two_factor_policy_for_admins_refuses_their_actions_without_2fa,
+            a_two_factor_policy_for_sensitive_roles_guards_their_permissions,
+            a_user_lists_their_workspaces_and_switches_only_to_those,
+            every_change_is_audited_with_who_what_and_where,
+            sessions_ask_the_access_service_who_belongs_to_a_workspace,
+            a_member_mints_only_the_permissions_it_holds,
+            no_key_without_access_to_the_workspace_and_product,
+            a_sensitive_permission_is_minted_only_after_2fa_when_the_policy_says_so,
+            a_deactivated_products_keys_answer_wrong_product_until_reactivated,
+            key_verification_asks_the_subscription_hook_only_when_configured,
+            members_manage_their_own_keys_and_not_other_peoples,
+            admins_and_key_managers_manage_everyones_keys,
+            a_key_is_not_rotated_past_its_issuers_rights,
+            key_changes_are_audited,
+            sign_up_and_sign_in_are_all_or_nothing,
+            password_change_is_all_or_nothing,
+            password_reset_is_all_or_nothing,
+            email_change_is_all_or_nothing,
+            two_factor_steps_are_all_or_nothing,
+            access_steps_are_all_or_nothing,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {
         $(
             #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                $crate::testing::conformance::run(
-                    $fresh,
-                    $crate::testing::conformance::cases::$case,
-                )
+                $crate::testing::conformance::run($fresh, |store| {
+                    $crate::testing::conformance::cases::$case(store)
+                })
                 .await;
             }
         )*

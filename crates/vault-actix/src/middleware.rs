@@ -83,7 +83,8 @@ impl<V: VerifyKey + ?Sized> RequireApiKey<V> {
         Self::from_guard(self.guard.for_requirement(requirement))
     }
 
-    /// The same middleware whose requirement also needs `permission`.
+    /// The same middleware whose requirement also needs `permission`, beside every permission
+    /// it already needs. The key must hold all of them.
     pub fn for_permission(&self, permission: Permission) -> Self {
         self.for_requirement(self.guard.requirement().clone().with_permission(permission))
     }
@@ -704,5 +705,35 @@ mod tests {
         assert_eq!(send(base.clone(), &calls, request()).await.status, 200);
         let create = base.for_permission("jobs:create".parse().unwrap());
         assert_eq!(send(create, &calls, request()).await.status, 403);
+    }
+
+    #[actix_web::test]
+    async fn for_permission_twice_needs_both_and_the_scope_names_both() {
+        let kit = TestKeys::new();
+        let submit = Requirement::new("submit".parse().unwrap(), Environment::Production);
+        let both = RequireApiKey::new(kit.keys().clone(), submit)
+            .for_permission("jobs:create".parse().unwrap())
+            .for_permission("jobs:read".parse().unwrap());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let prod = Environment::Production;
+        for held in [&["jobs:create"][..], &["jobs:read"][..]] {
+            let token = kit.mint("submit", prod, held).await;
+            let request = TestRequest::post().insert_header(bearer(&token));
+            let answer = send(both.clone(), &calls, request).await;
+            assert_eq!(answer.status, 403, "{held:?}");
+            assert_eq!(
+                answer.www_authenticate.as_deref(),
+                Some(
+                    r#"Bearer realm="api", error="insufficient_scope", scope="jobs:create jobs:read""#
+                )
+            );
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        let token = kit
+            .mint("submit", prod, &["jobs:read", "jobs:create"])
+            .await;
+        let request = TestRequest::post().insert_header(bearer(&token));
+        assert_eq!(send(both, &calls, request).await.status, 200);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

@@ -220,7 +220,9 @@ impl Answers {
         if principal.has_permission(permission) {
             Ok(())
         } else {
-            Err(self.reject(&AuthError::InsufficientPermission(permission.clone())))
+            Err(self.reject(&AuthError::InsufficientPermission(
+                permission.clone().into(),
+            )))
         }
     }
 

@@ -149,6 +149,42 @@ impl PermissionSet {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Adds `permission`, keeping the set sorted and without duplicates.
+    pub fn insert(&mut self, permission: Permission) {
+        if let Err(at) = self.0.binary_search(&permission) {
+            self.0.insert(at, permission);
+        }
+    }
+}
+
+/// The set as an RFC 6750 `scope`: the permissions, sorted, separated by one space.
+impl fmt::Display for PermissionSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, permission) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(permission.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a `scope`: permissions separated by white space (the form [`Display`](fmt::Display)
+/// writes). Every one must be valid.
+impl FromStr for PermissionSet {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::parse(s.split_whitespace())
+    }
+}
+
+impl From<Permission> for PermissionSet {
+    fn from(permission: Permission) -> Self {
+        Self(vec![permission])
+    }
 }
 
 impl From<Vec<Permission>> for PermissionSet {
@@ -241,6 +277,30 @@ mod tests {
         assert!(set.allows_all(&PermissionSet::parse(["files:read", "jobs:read"]).unwrap()));
         assert!(!set.allows_all(&PermissionSet::parse(["jobs:create"]).unwrap()));
         assert!(!PermissionSet::new().allows(&p("jobs:read")));
+    }
+
+    #[test]
+    fn insert_keeps_the_set_sorted_and_without_duplicates() {
+        let mut set = PermissionSet::new();
+        for text in ["jobs:read", "files:*", "jobs:read", "jobs:create"] {
+            set.insert(p(text));
+        }
+        assert_eq!(
+            set,
+            PermissionSet::parse(["jobs:create", "files:*", "jobs:read"]).unwrap()
+        );
+        assert_eq!(set.to_string(), "files:* jobs:create jobs:read");
+    }
+
+    #[test]
+    fn a_set_reads_and_writes_as_a_scope() {
+        let set: PermissionSet = " jobs:read  jobs:create ".parse().unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.to_string(), "jobs:create jobs:read");
+        assert_eq!(set.to_string().parse::<PermissionSet>().unwrap(), set);
+        assert_eq!(PermissionSet::from(p("jobs:read")).to_string(), "jobs:read");
+        assert!("jobs:read JOBS".parse::<PermissionSet>().is_err());
+        assert!("".parse::<PermissionSet>().unwrap().is_empty());
     }
 
     #[test]

@@ -98,11 +98,20 @@ impl Rejection {
                 "API key of another product",
                 Some(invalid_token(realm)),
             ),
-            AuthError::InsufficientPermission(p) => (
+            // The scope lists every permission the route needs, space-separated (RFC 6750
+            // §3); permission names hold no quote or backslash.
+            AuthError::InsufficientPermission(required) if !required.is_empty() => (
                 403,
                 "Insufficient permission",
                 Some(format!(
-                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{p}\""
+                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{required}\""
+                )),
+            ),
+            AuthError::InsufficientPermission(_) => (
+                403,
+                "Insufficient permission",
+                Some(format!(
+                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\""
                 )),
             ),
             AuthError::Unavailable => (503, "Authentication unavailable", None),
@@ -115,8 +124,10 @@ impl Rejection {
             "code": code,
             "detail": error.to_string(),
         });
-        if let AuthError::InsufficientPermission(p) = error {
-            body["required_permission"] = serde_json::Value::from(p.as_str());
+        if let AuthError::InsufficientPermission(required) = error {
+            // The scope string, as in the challenge, and the same as a list.
+            body["required_permission"] = serde_json::Value::from(required.to_string());
+            body["required_permissions"] = required.iter().map(|p| p.as_str()).collect();
         }
         Self {
             error: error.clone(),
@@ -274,6 +285,29 @@ mod tests {
             };
             assert_eq!(r.grpc_status(), grpc);
         }
+    }
+
+    #[test]
+    fn the_scope_of_a_403_lists_every_required_permission() {
+        let required: crate::PermissionSet = "jobs:read jobs:create".parse().unwrap();
+        let r = reject(AuthError::InsufficientPermission(required));
+        assert_eq!(r.status(), 403);
+        assert_eq!(
+            r.www_authenticate(),
+            Some(
+                r#"Bearer realm="submit", error="insufficient_scope", scope="jobs:create jobs:read""#
+            )
+        );
+        let body: serde_json::Value = serde_json::from_str(r.body()).unwrap();
+        assert_eq!(body["required_permission"], "jobs:create jobs:read");
+        assert_eq!(
+            body["required_permissions"],
+            serde_json::json!(["jobs:create", "jobs:read"])
+        );
+        assert_eq!(
+            body["detail"],
+            "the API key lacks some of the permissions jobs:create jobs:read"
+        );
     }
 
     #[test]

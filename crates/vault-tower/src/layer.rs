@@ -66,8 +66,9 @@ impl<V: VerifyKey + ?Sized, F> RequireApiKeyLayer<V, F> {
         }
     }
 
-    /// The same layer, also demanding `permission` of the key (a route's own permission over
-    /// the product and environments of this layer's requirement).
+    /// The same layer, also demanding `permission` of the key, beside every permission this
+    /// layer's requirement already demands (a route's own permission over the product and
+    /// environments of this layer's requirement). The key must hold all of them.
     pub fn for_permission(&self, permission: Permission) -> Self
     where
         F: Clone,

@@ -380,6 +380,36 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn for_permission_twice_needs_both_and_the_scope_names_both() {
+        let kit = TestKeys::new();
+        let layer = RequireApiKeyLayer::new(kit.keys().clone(), submit())
+            .for_permission("jobs:create".parse().unwrap())
+            .for_permission("jobs:read".parse().unwrap());
+        let handler = Handler::default();
+        for held in [&["jobs:create"][..], &["jobs:read"][..]] {
+            let token = kit.mint("submit", Environment::Production, held).await;
+            let response = send(&layer, &handler, request(bearer(&token).as_deref())).await;
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{held:?}");
+            assert_eq!(
+                response.headers()[WWW_AUTHENTICATE],
+                r#"Bearer realm="api", error="insufficient_scope", scope="jobs:create jobs:read""#
+            );
+            assert_eq!(code(&response), "insufficient_permission");
+        }
+        assert_eq!(handler.calls(), 0);
+        let token = kit
+            .mint(
+                "submit",
+                Environment::Production,
+                &["jobs:read", "jobs:create"],
+            )
+            .await;
+        let response = send(&layer, &handler, request(bearer(&token).as_deref())).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(handler.calls(), 1);
+    }
+
     fn preflight() -> Request<String> {
         Request::options("/jobs")
             .header(ACCESS_CONTROL_REQUEST_METHOD, "POST")

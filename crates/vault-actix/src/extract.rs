@@ -192,7 +192,13 @@ mod tests {
     }
 
     crate::permission!(JobsDelete = "jobs:delete");
-    crate::permission!(Broken = "not a permission");
+
+    /// An invalid name cannot get past `permission!`; a hand-written impl can.
+    struct Broken;
+
+    impl PermissionName for Broken {
+        const PERMISSION: &'static str = "not a permission";
+    }
 
     async fn delete(_: RequirePermission<JobsDelete>) -> HttpResponse {
         HttpResponse::NoContent().finish()

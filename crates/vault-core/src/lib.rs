@@ -34,6 +34,7 @@ pub mod audit;
 pub mod bearer;
 pub mod callbacks;
 mod clock;
+mod digest;
 mod environment;
 mod error;
 pub mod guard;

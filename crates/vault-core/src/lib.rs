@@ -44,6 +44,7 @@ pub mod memory;
 pub mod password;
 mod permission;
 pub mod permitted;
+pub mod problem;
 pub mod rejection;
 mod requirement;
 pub mod store;
@@ -62,6 +63,7 @@ pub use keys::{ApiKeys, IssuedKey, KeyMetadata, KeyPrefix, KeyStatus, NewKey, Pe
 pub use memory::MemoryStore;
 pub use permission::{Permission, PermissionSet};
 pub use permitted::{NotPermitted, PermissionName, Permitted};
+pub use problem::Problem;
 pub use rejection::{Realm, Rejection, RejectionBody};
 pub use requirement::Requirement;
 pub use store::KeyStore;

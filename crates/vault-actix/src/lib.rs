@@ -47,10 +47,12 @@
 mod callbacks;
 mod extract;
 mod middleware;
+mod problem;
 mod rejection;
 
 pub use callbacks::{CallbackRefused, VerifiedCallbackBody};
 pub use extract::{Caller, RequirePermission, require_permission};
 pub use middleware::{RequireApiKey, RequireApiKeyMiddleware, ResponseFuture};
+pub use problem::problem_response;
 pub use rejection::AuthRejection;
 pub use vault_core::{PermissionName, permission};

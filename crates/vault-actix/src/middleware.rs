@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use vault_core::guard::{Answers, Guard, Inspection};
 use vault_core::{Permission, Principal, Rejection, RejectionBody, Requirement, VerifyKey};
 
-use crate::rejection::respond;
+use crate::problem::problem_response;
 
 /// Requires a valid API key on every request it wraps (an `App`, `Scope` or `Resource`).
 ///
@@ -219,7 +219,7 @@ where
 
 fn answer<B>(request: ServiceRequest, rejection: &Rejection) -> ServiceResponse<EitherBody<B>> {
     request
-        .into_response(respond(rejection))
+        .into_response(problem_response(rejection.problem()))
         .map_into_right_body()
 }
 
@@ -651,6 +651,30 @@ mod tests {
             answer,
             Answer::of(&hooked.guard().reject(&AuthError::MissingKey))
         );
+    }
+
+    #[actix_web::test]
+    async fn a_hook_content_type_that_cannot_be_a_header_keeps_the_problem_body() {
+        let kit = TestKeys::new();
+        let hooked = require(&kit, "jobs:create").rejection_body(|rejection| RejectionBody {
+            content_type: "application/json\r\nx-injected: 1".into(),
+            body: format!(r#"{{"error":"{}"}}"#, rejection.code()),
+        });
+        let calls = Arc::new(AtomicUsize::new(0));
+        let answer = send(hooked, &calls, TestRequest::post()).await;
+        assert_eq!(answer.status, 401);
+        assert_eq!(
+            answer.content_type.as_deref(),
+            Some("application/problem+json")
+        );
+        assert!(
+            answer.body.contains(r#""code":"missing_api_key""#),
+            "{}",
+            answer.body
+        );
+        // Exactly the answer without a hook, as vault-tower gives it.
+        let plain = send(require(&kit, "jobs:create"), &calls, TestRequest::post()).await;
+        assert_eq!(answer, plain);
     }
 
     #[actix_web::test]

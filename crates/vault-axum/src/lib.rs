@@ -47,7 +47,7 @@ pub use rejection::AuthRejection;
 pub use vault_core::{PermissionName, permission};
 pub use vault_tower::{
     Grpc, Http, RejectionFormat, RequireApiKey, RequireApiKeyLayer, VerifyCallback,
-    VerifyCallbackLayer,
+    VerifyCallbackLayer, problem_response,
 };
 
 use axum::middleware::FromExtractorLayer;

@@ -470,6 +470,27 @@ mod tests {
         assert_eq!(response.body(), r#"{"error":"missing_api_key"}"#);
     }
 
+    #[tokio::test]
+    async fn a_hook_content_type_that_cannot_be_a_header_keeps_the_problem_body() {
+        let kit = TestKeys::new();
+        let layer = RequireApiKeyLayer::new(kit.keys().clone(), submit()).rejection_body(|r| {
+            RejectionBody {
+                content_type: "application/json\r\nx-injected: 1".into(),
+                body: format!(r#"{{"error":"{}"}}"#, r.code()),
+            }
+        });
+        let response = send(&layer, &Handler::default(), request(None)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/problem+json");
+        assert!(!response.headers().contains_key("x-injected"));
+        assert_eq!(code(&response), "missing_api_key");
+        // Exactly the answer without a hook.
+        let plain = RequireApiKeyLayer::new(kit.keys().clone(), submit());
+        let expected = send(&plain, &Handler::default(), request(None)).await;
+        assert_eq!(response.headers(), expected.headers());
+        assert_eq!(response.body(), expected.body());
+    }
+
     /// A key store that is down.
     struct Outage;
 

@@ -178,7 +178,7 @@ mod tests {
     use vault_core::{Environment, RejectionBody, Requirement};
 
     use super::*;
-    use crate::RequireApiKey;
+    use crate::{GuardOptions, RequireApiKey};
 
     async fn who(caller: Caller) -> HttpResponse {
         HttpResponse::Ok().body(caller.key_id().to_string())

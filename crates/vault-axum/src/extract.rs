@@ -158,7 +158,7 @@ mod tests {
     use vault_core::{ApiKeys, Environment, Requirement};
 
     use super::*;
-    use crate::{RequireApiKeyLayer, require_permission};
+    use crate::{GuardOptions, RequireApiKeyLayer, require_permission};
 
     crate::permission!(JobsCreate = "jobs:create");
 

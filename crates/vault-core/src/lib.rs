@@ -57,7 +57,7 @@ pub use audit::{AuditEvent, AuditSink};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use environment::{Environment, EnvironmentSet};
 pub use error::{BoxError, Error};
-pub use guard::Guard;
+pub use guard::{Guard, GuardOptions};
 pub use ids::{KeyId, ProductId, UserId, WorkspaceId};
 pub use keys::{ApiKeys, IssuedKey, KeyMetadata, KeyPrefix, KeyStatus, NewKey, Pepper, VerifyKey};
 pub use memory::MemoryStore;

@@ -57,3 +57,4 @@ pub use future::ResponseFuture;
 pub use layer::RequireApiKeyLayer;
 pub use problem::problem_response;
 pub use service::RequireApiKey;
+pub use vault_core::guard::GuardOptions;

@@ -155,6 +155,7 @@ mod tests {
     use http::StatusCode;
     use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
     use tower::{ServiceExt, service_fn};
+    use vault_core::guard::GuardOptions;
     use vault_core::testing::TestKeys;
     use vault_core::{AuthError, Environment, Principal, RejectionBody, Requirement, VerifyKey};
 

@@ -11,8 +11,8 @@
 //!   detail enum ([`AccountDefect`](crate::accounts::AccountDefect),
 //!   [`AccessDefect`](crate::access::AccessDefect),
 //!   [`PasswordDefect`](crate::password::PasswordDefect),
-//!   [`TotpDefect`](crate::totp::TotpDefect)); the table is in the `refusals` module's
-//!   documentation below.
+//!   [`TotpDefect`](crate::totp::TotpDefect)): the table below, so a server can answer
+//!   every refusal of a service from it.
 //!
 //! ```
 //! use vault_core::Problem;

@@ -10,7 +10,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use vault_actix::{Caller, RequireApiKey};
+use vault_actix::{Caller, GuardOptions, RequireApiKey};
 use vault_examples::submit::REALM;
 use vault_examples::{
     Reply, ServerArgs, Submit, announce, create_requirement, log_to_stderr, read_requirement,

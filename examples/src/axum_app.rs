@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use vault_axum::{Caller, RequireApiKeyLayer};
+use vault_axum::{Caller, GuardOptions, RequireApiKeyLayer};
 
 use crate::submit::REALM;
 use crate::{Reply, Submit, create_requirement, read_requirement};

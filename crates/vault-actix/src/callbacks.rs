@@ -9,12 +9,15 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
+use vault_core::Problem;
 use vault_core::callbacks::{
     CallbackDefect, CallbackHeaders, CallbackRejection, CallbackVerifier, VerifiedCallback,
 };
+
+use crate::problem::problem_response;
 
 /// The body of a callback whose signature verified, with its message id and timestamp.
 ///
@@ -163,17 +166,8 @@ impl ResponseError for CallbackRefused {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Self::Refused(rejection) => {
-                let mut response = HttpResponse::build(self.status_code());
-                response.insert_header((CONTENT_TYPE, rejection.content_type()));
-                if let Some(challenge) = rejection.www_authenticate() {
-                    response.insert_header((WWW_AUTHENTICATE, challenge));
-                }
-                response.body(rejection.body().to_owned())
-            }
-            Self::VerifierMissing => HttpResponse::InternalServerError()
-                .content_type("text/plain; charset=utf-8")
-                .body(self.to_string()),
+            Self::Refused(rejection) => problem_response(rejection.problem()),
+            Self::VerifierMissing => problem_response(&Problem::misconfigured(&self.to_string())),
         }
     }
 }
@@ -187,6 +181,8 @@ mod tests {
     use time::Duration;
     use vault_core::callbacks::{CALLBACK_CHALLENGE, CallbackSigner, ReplayGuard, SignedHeaders};
     use vault_core::{Clock, ManualClock};
+
+    use actix_web::http::header::WWW_AUTHENTICATE;
 
     use super::*;
 

@@ -178,7 +178,7 @@ mod tests {
     use vault_core::{Environment, RejectionBody, Requirement};
 
     use super::*;
-    use crate::RequireApiKey;
+    use crate::{GuardOptions, RequireApiKey};
 
     async fn who(caller: Caller) -> HttpResponse {
         HttpResponse::Ok().body(caller.key_id().to_string())
@@ -192,7 +192,13 @@ mod tests {
     }
 
     crate::permission!(JobsDelete = "jobs:delete");
-    crate::permission!(Broken = "not a permission");
+
+    /// An invalid name cannot get past `permission!`; a hand-written impl can.
+    struct Broken;
+
+    impl PermissionName for Broken {
+        const PERMISSION: &'static str = "not a permission";
+    }
 
     async fn delete(_: RequirePermission<JobsDelete>) -> HttpResponse {
         HttpResponse::NoContent().finish()

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use actix_web::{App, HttpResponse, test, web};
-//! use vault_actix::{Caller, RequireApiKey};
+//! use vault_actix::{Caller, GuardOptions, RequireApiKey};
 //! use vault_core::testing::TestKeys;
 //! use vault_core::{Environment, Requirement};
 //!
@@ -47,10 +47,13 @@
 mod callbacks;
 mod extract;
 mod middleware;
+mod problem;
 mod rejection;
 
 pub use callbacks::{CallbackRefused, VerifiedCallbackBody};
 pub use extract::{Caller, RequirePermission, require_permission};
 pub use middleware::{RequireApiKey, RequireApiKeyMiddleware, ResponseFuture};
+pub use problem::problem_response;
 pub use rejection::AuthRejection;
+pub use vault_core::guard::GuardOptions;
 pub use vault_core::{PermissionName, permission};

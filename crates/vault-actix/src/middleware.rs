@@ -13,27 +13,32 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION};
 use pin_project_lite::pin_project;
-use vault_core::guard::{Answers, Guard, Inspection};
-use vault_core::{Permission, Principal, Rejection, RejectionBody, Requirement, VerifyKey};
+use vault_core::guard::{Answers, Guard, GuardOptions, Inspection};
+use vault_core::{Principal, Rejection, Requirement, VerifyKey};
 
-use crate::rejection::respond;
+use crate::problem::problem_response;
 
 /// Requires a valid API key on every request it wraps (an `App`, `Scope` or `Resource`).
 ///
 /// On success the [`Principal`] (and the [`Answers`] extractors answer with) goes into the
 /// request extensions, where the [`Caller`](crate::Caller) extractor finds it; otherwise the request is
 /// answered with vault-core's rejection and the wrapped service is not called. CORS preflight
-/// requests pass without a key unless [`allow_preflight(false)`](Self::allow_preflight);
-/// requests without a key pass only with [`allow_anonymous(true)`](Self::allow_anonymous).
+/// requests pass without a key unless [`allow_preflight(false)`](GuardOptions::allow_preflight);
+/// requests without a key pass only with
+/// [`allow_anonymous(true)`](GuardOptions::allow_anonymous).
 /// Each wrap carries its own requirement, so scopes and resources can differ.
 ///
 /// The options are named as in `vault-tower`'s layer, because both are vault-core's
-/// [`Guard`] options: [`realm`](Self::realm), [`allow_preflight`](Self::allow_preflight),
-/// [`allow_anonymous`](Self::allow_anonymous), [`rejection_body`](Self::rejection_body).
+/// [`GuardOptions`]: [`realm`](GuardOptions::realm),
+/// [`allow_preflight`](GuardOptions::allow_preflight),
+/// [`allow_anonymous`](GuardOptions::allow_anonymous),
+/// [`rejection_body`](GuardOptions::rejection_body),
+/// [`for_requirement`](GuardOptions::for_requirement),
+/// [`for_permission`](GuardOptions::for_permission).
 ///
 /// ```
 /// use actix_web::{App, HttpResponse, web};
-/// use vault_actix::{Caller, RequireApiKey};
+/// use vault_actix::{Caller, GuardOptions, RequireApiKey};
 /// use vault_core::testing::TestKeys;
 /// use vault_core::{Environment, Requirement};
 ///
@@ -77,47 +82,17 @@ impl<V: VerifyKey + ?Sized> RequireApiKey<V> {
     pub fn from_guard(guard: Guard<V>) -> Self {
         Self { guard }
     }
+}
 
-    /// The same middleware (verifier and options) for another requirement: one per scope.
-    pub fn for_requirement(&self, requirement: Requirement) -> Self {
-        Self::from_guard(self.guard.for_requirement(requirement))
-    }
+impl<V: VerifyKey + ?Sized> GuardOptions for RequireApiKey<V> {
+    type Verifier = V;
 
-    /// The same middleware whose requirement also needs `permission`.
-    pub fn for_permission(&self, permission: Permission) -> Self {
-        self.for_requirement(self.guard.requirement().clone().with_permission(permission))
-    }
-
-    /// The `realm` of `WWW-Authenticate` challenges (default `api`).
-    pub fn realm(self, realm: &str) -> Self {
-        Self::from_guard(self.guard.realm(realm))
-    }
-
-    /// Whether CORS preflight requests (`OPTIONS` with `Access-Control-Request-Method`) pass
-    /// without a key (default: yes).
-    pub fn allow_preflight(self, allow: bool) -> Self {
-        Self::from_guard(self.guard.allow_preflight(allow))
-    }
-
-    /// Whether requests without any `Authorization` header pass without a key (default: no),
-    /// for routes open to anonymous callers: handlers take `Option<Caller>`. A header
-    /// that is present is still checked, and a bad key refused.
-    pub fn allow_anonymous(self, allow: bool) -> Self {
-        Self::from_guard(self.guard.allow_anonymous(allow))
-    }
-
-    /// Reshapes rejection bodies (a product's own error shape); status, `WWW-Authenticate`
-    /// and `Retry-After` stay as the rejection table says.
-    pub fn rejection_body<F>(self, hook: F) -> Self
-    where
-        F: Fn(&Rejection) -> RejectionBody + Send + Sync + 'static,
-    {
-        Self::from_guard(self.guard.rejection_body(hook))
-    }
-
-    /// The guard this middleware runs.
-    pub fn guard(&self) -> &Guard<V> {
+    fn guard(&self) -> &Guard<V> {
         &self.guard
+    }
+
+    fn with_guard(&self, guard: Guard<V>) -> Self {
+        Self::from_guard(guard)
     }
 }
 
@@ -218,7 +193,7 @@ where
 
 fn answer<B>(request: ServiceRequest, rejection: &Rejection) -> ServiceResponse<EitherBody<B>> {
     request
-        .into_response(respond(rejection))
+        .into_response(problem_response(rejection.problem()))
         .map_into_right_body()
 }
 
@@ -326,7 +301,7 @@ mod tests {
     use actix_web::test::{self, TestRequest};
     use actix_web::{App, HttpResponse, web};
     use vault_core::testing::TestKeys;
-    use vault_core::{ApiKeys, AuthError, Environment, HeaderDefect};
+    use vault_core::{ApiKeys, AuthError, Environment, HeaderDefect, RejectionBody};
 
     use super::*;
     use crate::Caller;
@@ -653,6 +628,30 @@ mod tests {
     }
 
     #[actix_web::test]
+    async fn a_hook_content_type_that_cannot_be_a_header_keeps_the_problem_body() {
+        let kit = TestKeys::new();
+        let hooked = require(&kit, "jobs:create").rejection_body(|rejection| RejectionBody {
+            content_type: "application/json\r\nx-injected: 1".into(),
+            body: format!(r#"{{"error":"{}"}}"#, rejection.code()),
+        });
+        let calls = Arc::new(AtomicUsize::new(0));
+        let answer = send(hooked, &calls, TestRequest::post()).await;
+        assert_eq!(answer.status, 401);
+        assert_eq!(
+            answer.content_type.as_deref(),
+            Some("application/problem+json")
+        );
+        assert!(
+            answer.body.contains(r#""code":"missing_api_key""#),
+            "{}",
+            answer.body
+        );
+        // Exactly the answer without a hook, as vault-tower gives it.
+        let plain = send(require(&kit, "jobs:create"), &calls, TestRequest::post()).await;
+        assert_eq!(answer, plain);
+    }
+
+    #[actix_web::test]
     async fn each_scope_enforces_its_own_requirement() {
         let kit = TestKeys::new();
         let read_only = kit
@@ -704,5 +703,35 @@ mod tests {
         assert_eq!(send(base.clone(), &calls, request()).await.status, 200);
         let create = base.for_permission("jobs:create".parse().unwrap());
         assert_eq!(send(create, &calls, request()).await.status, 403);
+    }
+
+    #[actix_web::test]
+    async fn for_permission_twice_needs_both_and_the_scope_names_both() {
+        let kit = TestKeys::new();
+        let submit = Requirement::new("submit".parse().unwrap(), Environment::Production);
+        let both = RequireApiKey::new(kit.keys().clone(), submit)
+            .for_permission("jobs:create".parse().unwrap())
+            .for_permission("jobs:read".parse().unwrap());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let prod = Environment::Production;
+        for held in [&["jobs:create"][..], &["jobs:read"][..]] {
+            let token = kit.mint("submit", prod, held).await;
+            let request = TestRequest::post().insert_header(bearer(&token));
+            let answer = send(both.clone(), &calls, request).await;
+            assert_eq!(answer.status, 403, "{held:?}");
+            assert_eq!(
+                answer.www_authenticate.as_deref(),
+                Some(
+                    r#"Bearer realm="api", error="insufficient_scope", scope="jobs:create jobs:read""#
+                )
+            );
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        let token = kit
+            .mint("submit", prod, &["jobs:read", "jobs:create"])
+            .await;
+        let request = TestRequest::post().insert_header(bearer(&token));
+        assert_eq!(send(both, &calls, request).await.status, 200);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

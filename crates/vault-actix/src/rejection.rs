@@ -1,12 +1,13 @@
-//! From a vault-core [`Rejection`] to an actix-web answer. actix-web 4 speaks `http` 0.2, so
-//! the status and headers cross over by number and by string; nothing is decided here.
+//! [`AuthRejection`]: why an extractor or permission check of this crate refused, as an actix
+//! [`ResponseError`] written by the crate's one [`problem_response`] writer.
 
 use std::fmt;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
-use vault_core::{NotPermitted, Rejection};
+use vault_core::{NotPermitted, Problem, Rejection};
+
+use crate::problem::problem_response;
 
 /// Why an extractor or a permission check of this crate refused a request. It is an actix
 /// [`ResponseError`], so a handler can return it with `?` or take `Result<Caller, _>`.
@@ -66,52 +67,20 @@ impl From<NotPermitted> for AuthRejection {
 
 impl ResponseError for AuthRejection {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Refused(rejection) => status_of(rejection),
-            Self::MiddlewareMissing | Self::InvalidPermission(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
+        let status = match self {
+            Self::Refused(rejection) => rejection.status(),
+            Self::MiddlewareMissing | Self::InvalidPermission(_) => 500,
+        };
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Self::Refused(rejection) => respond(rejection),
+            Self::Refused(rejection) => problem_response(rejection.problem()),
+            // A programming error: the 500 says what is misconfigured.
             Self::MiddlewareMissing | Self::InvalidPermission(_) => {
-                HttpResponse::InternalServerError()
-                    .content_type("text/plain; charset=utf-8")
-                    .body(self.to_string())
+                problem_response(&Problem::misconfigured(&self.to_string()))
             }
         }
     }
-}
-
-fn status_of(rejection: &Rejection) -> StatusCode {
-    // The table only holds 401, 403 and 503, all valid codes.
-    StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-/// The HTTP answer to `rejection`, header for header what vault-core says.
-pub(crate) fn respond(rejection: &Rejection) -> HttpResponse {
-    let mut response = HttpResponse::build(status_of(rejection));
-    if let Some(challenge) = rejection.www_authenticate() {
-        // The realm is sanitised by vault-core, so the challenge is always a valid value.
-        if let Ok(value) = HeaderValue::from_str(challenge) {
-            response.insert_header((WWW_AUTHENTICATE, value));
-        }
-    }
-    if let Some(seconds) = rejection.retry_after() {
-        response.insert_header((RETRY_AFTER, HeaderValue::from(seconds)));
-    }
-    match HeaderValue::from_str(rejection.content_type()) {
-        Ok(value) => {
-            response.insert_header((CONTENT_TYPE, value));
-        }
-        // Only a product's body hook can produce this; say so rather than guess a type.
-        Err(_) => tracing::warn!(
-            content_type = rejection.content_type(),
-            "rejection body hook returned a content type that is not a valid header value"
-        ),
-    }
-    response.body(rejection.body().to_owned())
 }

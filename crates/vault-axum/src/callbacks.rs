@@ -151,7 +151,7 @@ impl std::error::Error for CallbackRefused {}
 
 impl IntoResponse for CallbackRefused {
     fn into_response(self) -> Response {
-        vault_tower::callback_response::<Body>(&self.0)
+        vault_tower::problem_response::<Body>(self.0.problem())
     }
 }
 

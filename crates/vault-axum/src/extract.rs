@@ -158,10 +158,16 @@ mod tests {
     use vault_core::{ApiKeys, Environment, Requirement};
 
     use super::*;
-    use crate::{RequireApiKeyLayer, require_permission};
+    use crate::{GuardOptions, RequireApiKeyLayer, require_permission};
 
     crate::permission!(JobsCreate = "jobs:create");
-    crate::permission!(NotAPermission = "NOT A PERMISSION");
+
+    /// An invalid name cannot get past `permission!`; a hand-written impl can.
+    struct NotAPermission;
+
+    impl PermissionName for NotAPermission {
+        const PERMISSION: &'static str = "NOT A PERMISSION";
+    }
 
     #[derive(Clone)]
     struct AppState {

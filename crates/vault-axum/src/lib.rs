@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::{get, post}};
-//! use vault_axum::{Caller, RequireApiKeyLayer, RequirePermission};
+//! use vault_axum::{Caller, GuardOptions, RequireApiKeyLayer, RequirePermission};
 //! use vault_core::testing::TestKeys;
 //! use vault_core::{Environment, Requirement};
 //!
@@ -44,10 +44,10 @@ mod rejection;
 pub use callbacks::{CallbackRefused, VerifiedCallbackBody};
 pub use extract::{Caller, RequirePermission};
 pub use rejection::AuthRejection;
-pub use vault_core::{PermissionName, permission};
+pub use vault_core::{GuardOptions, PermissionName, permission};
 pub use vault_tower::{
     Grpc, Http, RejectionFormat, RequireApiKey, RequireApiKeyLayer, VerifyCallback,
-    VerifyCallbackLayer,
+    VerifyCallbackLayer, problem_response,
 };
 
 use axum::middleware::FromExtractorLayer;

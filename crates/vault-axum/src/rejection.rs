@@ -4,12 +4,9 @@
 
 use std::fmt;
 
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use http::header::CONTENT_TYPE;
-use vault_core::{NotPermitted, Rejection};
-use vault_tower::{Http, RejectionFormat};
+use vault_core::{NotPermitted, Problem, Rejection};
 
 /// The rejection of [`crate::Caller`] and [`crate::RequirePermission`]. A handler can take
 /// `Result<Caller, AuthRejection>` to look at it before answering.
@@ -65,15 +62,9 @@ impl From<NotPermitted> for AuthRejection {
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
         match &self {
-            Self::Refused(rejection) => Http.response(rejection),
+            Self::Refused(rejection) => vault_tower::problem_response(rejection.problem()),
             Self::LayerMissing | Self::InvalidPermission(_) => {
-                let mut response = Response::new(Body::from(self.to_string()));
-                *response.status_mut() = self.status();
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    http::HeaderValue::from_static("text/plain; charset=utf-8"),
-                );
-                response
+                vault_tower::problem_response(&Problem::misconfigured(&self.to_string()))
             }
         }
     }

@@ -186,6 +186,98 @@ impl<V: VerifyKey + ?Sized> Guard<V> {
     }
 }
 
+/// The guard's options, written once for every adapter that wraps a [`Guard`] (vault-tower's
+/// `RequireApiKeyLayer`, vault-actix's `RequireApiKey`), so they are named and behave alike.
+/// An adapter implements [`guard`](Self::guard) and [`with_guard`](Self::with_guard); the
+/// setters are provided. They run at configuration, never per request.
+///
+/// ```
+/// use vault_core::guard::{Guard, GuardOptions};
+/// use vault_core::{ApiKeys, Environment, MemoryStore, Pepper, Requirement};
+///
+/// /// An adapter's configuration: the guard, plus what the adapter adds.
+/// #[derive(Clone)]
+/// struct Protect {
+///     guard: Guard<ApiKeys>,
+///     log_refusals: bool,
+/// }
+///
+/// impl GuardOptions for Protect {
+///     type Verifier = ApiKeys;
+///
+///     fn guard(&self) -> &Guard<ApiKeys> {
+///         &self.guard
+///     }
+///
+///     fn with_guard(&self, guard: Guard<ApiKeys>) -> Self {
+///         Self { guard, ..self.clone() }
+///     }
+/// }
+///
+/// let keys = ApiKeys::builder(std::sync::Arc::new(MemoryStore::new()), &Pepper::generate()?).build();
+/// let submit = Requirement::new("submit".parse()?, Environment::Production);
+/// let api = Protect { guard: Guard::new(keys, submit), log_refusals: true }.realm("submit");
+/// let create = api.for_permission("jobs:create".parse()?);
+/// assert_eq!(create.guard().requirement().permissions().to_string(), "jobs:create");
+/// assert!(create.log_refusals);
+/// # Ok::<(), vault_core::Error>(())
+/// ```
+pub trait GuardOptions: Sized {
+    /// The verifier of the wrapped guard.
+    type Verifier: VerifyKey + ?Sized;
+
+    /// The guard this adapter runs.
+    fn guard(&self) -> &Guard<Self::Verifier>;
+
+    /// The same adapter, its own configuration kept, running `guard` instead.
+    fn with_guard(&self, guard: Guard<Self::Verifier>) -> Self;
+
+    /// The same adapter (verifier and options) for another requirement: per-route or
+    /// per-scope rules over one verifier (e.g. axum's `route_layer`, actix's `Scope::wrap`).
+    fn for_requirement(&self, requirement: Requirement) -> Self {
+        self.with_guard(self.guard().for_requirement(requirement))
+    }
+
+    /// The same adapter, also demanding `permission` of the key, beside every permission its
+    /// requirement already demands (over the same product and environments). The key must
+    /// hold all of them.
+    fn for_permission(&self, permission: Permission) -> Self {
+        let requirement = self
+            .guard()
+            .requirement()
+            .clone()
+            .with_permission(permission);
+        self.for_requirement(requirement)
+    }
+
+    /// The `realm` of `WWW-Authenticate` challenges (default `api`).
+    fn realm(self, realm: &str) -> Self {
+        self.with_guard(self.guard().clone().realm(realm))
+    }
+
+    /// Whether CORS preflight requests (`OPTIONS` with `Access-Control-Request-Method`) pass
+    /// without a key (default: yes, so browsers can ask before sending the header).
+    fn allow_preflight(self, allow: bool) -> Self {
+        self.with_guard(self.guard().clone().allow_preflight(allow))
+    }
+
+    /// Whether requests without any `Authorization` header pass without a key (default: no),
+    /// for routes open to anonymous callers (handlers take `Option<Caller>`). A header that
+    /// is present is still checked: a bad key is refused, never treated as anonymous.
+    fn allow_anonymous(self, allow: bool) -> Self {
+        self.with_guard(self.guard().clone().allow_anonymous(allow))
+    }
+
+    /// Reshapes rejection bodies (a product's own error shape); status, `WWW-Authenticate`
+    /// and `Retry-After` stay as the rejection table says.
+    fn rejection_body<F>(self, hook: F) -> Self
+    where
+        F: Fn(&Rejection) -> RejectionBody + Send + Sync + 'static,
+    {
+        self.with_guard(self.guard().clone().rejection_body(hook))
+    }
+}
+
 /// How rejections are shaped (realm and body hook), without the verifier: what extractors
 /// need to answer exactly like the guard that ran before them.
 #[derive(Clone, Default)]
@@ -220,7 +312,9 @@ impl Answers {
         if principal.has_permission(permission) {
             Ok(())
         } else {
-            Err(self.reject(&AuthError::InsufficientPermission(permission.clone())))
+            Err(self.reject(&AuthError::InsufficientPermission(
+                permission.clone().into(),
+            )))
         }
     }
 

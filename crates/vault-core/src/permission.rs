@@ -19,23 +19,55 @@ pub struct Permission(Arc<str>);
 
 const WILDCARD: &str = "*";
 
-fn is_name(part: &str) -> bool {
-    let bytes = part.as_bytes();
-    (1..=64).contains(&bytes.len())
-        && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
+/// Whether `bytes[start..end]` is a resource or action name. A `const fn` (hence the index
+/// loop), so [`permission!`](crate::permission!) can check names at compile time.
+const fn is_name(bytes: &[u8], start: usize, end: usize) -> bool {
+    let len = end - start;
+    if len < 1 || len > 64 || !bytes[start].is_ascii_lowercase() {
+        return false;
+    }
+    let mut i = start;
+    while i < end {
+        let b = bytes[i];
+        if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 impl Permission {
+    /// Whether `text` is a valid permission: the one rule behind [`Permission::new`], usable
+    /// in constants (the [`permission!`](crate::permission!) macro checks its name with it).
+    ///
+    /// ```
+    /// use vault_core::Permission;
+    ///
+    /// const CREATE: bool = Permission::is_valid("jobs:create");
+    /// assert!(CREATE && Permission::is_valid("jobs:*") && Permission::is_valid("*"));
+    /// assert!(!Permission::is_valid("Jobs:create") && !Permission::is_valid("jobs"));
+    /// ```
+    pub const fn is_valid(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        if bytes.len() == 1 && bytes[0] == b'*' {
+            return true;
+        }
+        // The first `:` splits resource from action; a second one fails the action's check.
+        let mut colon = 0;
+        while colon < bytes.len() && bytes[colon] != b':' {
+            colon += 1;
+        }
+        if colon == bytes.len() {
+            return false;
+        }
+        let action_is_wildcard = bytes.len() - colon == 2 && bytes[colon + 1] == b'*';
+        is_name(bytes, 0, colon) && (action_is_wildcard || is_name(bytes, colon + 1, bytes.len()))
+    }
+
     /// Validates a permission.
     pub fn new(text: &str) -> Result<Self, Error> {
-        let valid = text == WILDCARD
-            || text.split_once(':').is_some_and(|(resource, action)| {
-                is_name(resource) && (action == WILDCARD || is_name(action))
-            });
-        if valid {
+        if Self::is_valid(text) {
             Ok(Self(Arc::from(text)))
         } else {
             Err(Error::InvalidPermission(text.chars().take(64).collect()))
@@ -149,6 +181,42 @@ impl PermissionSet {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Adds `permission`, keeping the set sorted and without duplicates.
+    pub fn insert(&mut self, permission: Permission) {
+        if let Err(at) = self.0.binary_search(&permission) {
+            self.0.insert(at, permission);
+        }
+    }
+}
+
+/// The set as an RFC 6750 `scope`: the permissions, sorted, separated by one space.
+impl fmt::Display for PermissionSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, permission) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(permission.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a `scope`: permissions separated by white space (the form [`Display`](fmt::Display)
+/// writes). Every one must be valid.
+impl FromStr for PermissionSet {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::parse(s.split_whitespace())
+    }
+}
+
+impl From<Permission> for PermissionSet {
+    fn from(permission: Permission) -> Self {
+        Self(vec![permission])
+    }
 }
 
 impl From<Vec<Permission>> for PermissionSet {
@@ -215,7 +283,12 @@ mod tests {
             "1jobs:create",
         ] {
             assert!(Permission::new(bad).is_err(), "{bad:?} accepted");
+            assert!(!Permission::is_valid(bad), "{bad:?} valid");
         }
+        let longest = format!("{}:{}", "a".repeat(64), "b".repeat(64));
+        assert!(Permission::is_valid(&longest));
+        assert!(!Permission::is_valid(&format!("{longest}b")));
+        assert!(!Permission::is_valid(&format!("a{longest}")));
     }
 
     #[test]
@@ -241,6 +314,30 @@ mod tests {
         assert!(set.allows_all(&PermissionSet::parse(["files:read", "jobs:read"]).unwrap()));
         assert!(!set.allows_all(&PermissionSet::parse(["jobs:create"]).unwrap()));
         assert!(!PermissionSet::new().allows(&p("jobs:read")));
+    }
+
+    #[test]
+    fn insert_keeps_the_set_sorted_and_without_duplicates() {
+        let mut set = PermissionSet::new();
+        for text in ["jobs:read", "files:*", "jobs:read", "jobs:create"] {
+            set.insert(p(text));
+        }
+        assert_eq!(
+            set,
+            PermissionSet::parse(["jobs:create", "files:*", "jobs:read"]).unwrap()
+        );
+        assert_eq!(set.to_string(), "files:* jobs:create jobs:read");
+    }
+
+    #[test]
+    fn a_set_reads_and_writes_as_a_scope() {
+        let set: PermissionSet = " jobs:read  jobs:create ".parse().unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.to_string(), "jobs:create jobs:read");
+        assert_eq!(set.to_string().parse::<PermissionSet>().unwrap(), set);
+        assert_eq!(PermissionSet::from(p("jobs:read")).to_string(), "jobs:read");
+        assert!("jobs:read JOBS".parse::<PermissionSet>().is_err());
+        assert!("".parse::<PermissionSet>().unwrap().is_empty());
     }
 
     #[test]

@@ -14,21 +14,22 @@ use crate::rejection::Rejection;
 use crate::verdict::Principal;
 
 /// A permission known at compile time, for [`Permitted`] and the adapters'
-/// `RequirePermission`. Declare one with [`permission!`](crate::permission!).
+/// `RequirePermission`. Declare one with [`permission!`](crate::permission!), which checks the
+/// name as it compiles; a hand-written impl is checked only when used.
 pub trait PermissionName {
     /// The permission, e.g. `jobs:create`.
     const PERMISSION: &'static str;
 
     /// [`Self::PERMISSION`] parsed. Types declared with [`permission!`](crate::permission!)
-    /// parse it once and reuse it; an invalid name is an error on every call, never a panic.
+    /// parse it once and reuse it; an invalid name (possible only in a hand-written impl) is
+    /// an error on every call, never a panic.
     fn permission() -> Result<Permission, Error> {
         Permission::new(Self::PERMISSION)
     }
 }
 
-/// Declares a [`PermissionName`] marker type. The name is checked on first use: an invalid
-/// one makes every check of it fail with [`NotPermitted::InvalidPermission`] (a 500 in the
-/// adapters), never a panic.
+/// Declares a [`PermissionName`] marker type. The name is checked at compile time (with
+/// [`Permission::is_valid`]), so a typo is a build error rather than a 500 at run time.
 ///
 /// ```
 /// vault_core::permission! {
@@ -40,12 +41,31 @@ pub trait PermissionName {
 /// assert_eq!(JobsCreate::permission()?.as_str(), "jobs:create");
 /// # Ok::<(), vault_core::Error>(())
 /// ```
+///
+/// The same declaration with a name that is not a permission (upper case) does not compile:
+///
+/// ```compile_fail,E0080
+/// vault_core::permission! {
+///     /// May create jobs.
+///     pub JobsCreate = "Jobs:Create"
+/// }
+/// ```
 #[macro_export]
 macro_rules! permission {
     ($(#[$meta:meta])* $vis:vis $name:ident = $permission:literal) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, Default)]
         $vis struct $name;
+
+        // Evaluated at compile time: an invalid name fails the build here.
+        const _: () = ::core::assert!(
+            $crate::Permission::is_valid($permission),
+            ::core::concat!(
+                "permission!: ",
+                ::core::stringify!($permission),
+                " is not `resource:action`, `resource:*` or `*` (a-z, 0-9, '_', '-')"
+            ),
+        );
 
         impl $crate::PermissionName for $name {
             const PERMISSION: &'static str = $permission;
@@ -156,7 +176,13 @@ mod tests {
     };
 
     crate::permission!(JobsCreate = "jobs:create");
-    crate::permission!(NotAPermission = "NOT A PERMISSION");
+
+    /// An invalid name cannot get past `permission!`; a hand-written impl can.
+    struct NotAPermission;
+
+    impl PermissionName for NotAPermission {
+        const PERMISSION: &'static str = "NOT A PERMISSION";
+    }
 
     /// The principal of a freshly issued key holding `permissions`.
     async fn holding(permissions: &[&str]) -> Principal {

@@ -1,9 +1,11 @@
 //! From a verdict to an HTTP answer: status, `WWW-Authenticate` and an RFC 9457
 //! `application/problem+json` body. One table, used by every adapter, so they answer alike.
-//! The body never echoes the presented key.
+//! The answer is a [`Problem`], written out by each framework's one writer. The body never
+//! echoes the presented key.
 
 use std::sync::Arc;
 
+use crate::problem::Problem;
 use crate::verdict::AuthError;
 
 /// The media type of rejection bodies.
@@ -12,18 +14,11 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// Seconds a client should wait after `auth_unavailable`.
 pub const RETRY_AFTER_SECS: u32 = 1;
 
-/// An HTTP answer to a refused request, framework-free.
+/// An HTTP answer to a refused key, framework-free: the verdict and its [`Problem`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
     error: AuthError,
-    status: u16,
-    code: &'static str,
-    title: &'static str,
-    // Boxed strings keep `Result<_, Rejection>` small (clippy's `result_large_err`).
-    www_authenticate: Option<Box<str>>,
-    retry_after: Option<u32>,
-    content_type: Box<str>,
-    body: Box<str>,
+    problem: Problem,
 }
 
 /// A product's own rejection body, set by a hook; status and headers stay as the table says.
@@ -98,35 +93,55 @@ impl Rejection {
                 "API key of another product",
                 Some(invalid_token(realm)),
             ),
-            AuthError::InsufficientPermission(p) => (
+            // The scope lists every permission the route needs, space-separated (RFC 6750
+            // §3); permission names hold no quote or backslash.
+            AuthError::InsufficientPermission(required) if !required.is_empty() => (
                 403,
                 "Insufficient permission",
                 Some(format!(
-                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{p}\""
+                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{required}\""
+                )),
+            ),
+            AuthError::InsufficientPermission(_) => (
+                403,
+                "Insufficient permission",
+                Some(format!(
+                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\""
                 )),
             ),
             AuthError::Unavailable => (503, "Authentication unavailable", None),
         };
         let code = error.code();
-        let mut body = serde_json::json!({
-            "type": format!("urn:vault:problem:{code}"),
-            "title": title,
-            "status": status,
-            "code": code,
-            "detail": error.to_string(),
-        });
-        if let AuthError::InsufficientPermission(p) = error {
-            body["required_permission"] = serde_json::Value::from(p.as_str());
-        }
+        let detail = error.to_string();
+        let problem = match error {
+            AuthError::InsufficientPermission(required) => Problem::with_extensions(
+                status,
+                code,
+                title,
+                &detail,
+                [
+                    // The scope string, as in the challenge, and the same as a list.
+                    ("required_permission", required.to_string().into()),
+                    (
+                        "required_permissions",
+                        required.iter().map(|p| p.as_str()).collect(),
+                    ),
+                ],
+            ),
+            _ => Problem::new(status, code, title, &detail),
+        };
+        let problem = match challenge {
+            Some(challenge) => problem.with_challenge(challenge),
+            None => problem,
+        };
+        let problem = if matches!(error, AuthError::Unavailable) {
+            problem.with_retry_after(RETRY_AFTER_SECS)
+        } else {
+            problem
+        };
         Self {
             error: error.clone(),
-            status,
-            code,
-            title,
-            www_authenticate: challenge.map(String::into_boxed_str),
-            retry_after: matches!(error, AuthError::Unavailable).then_some(RETRY_AFTER_SECS),
-            content_type: PROBLEM_CONTENT_TYPE.into(),
-            body: body.to_string().into_boxed_str(),
+            problem,
         }
     }
 
@@ -138,53 +153,70 @@ impl Rejection {
     /// The gRPC status for servers that answer in gRPC: 16 (unauthenticated) for 401,
     /// 7 (permission denied) for 403, 14 (unavailable) for 503.
     pub fn grpc_status(&self) -> u8 {
-        match self.status {
+        match self.status() {
             403 => 7,
             503 => 14,
             _ => 16,
         }
     }
 
+    /// The answer, for a framework's writer.
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+
+    /// The answer, without the verdict.
+    pub fn into_problem(self) -> Problem {
+        self.problem
+    }
+
     /// The HTTP status code (401, 403 or 503).
     pub fn status(&self) -> u16 {
-        self.status
+        self.problem.status()
     }
 
     /// The problem `code` (e.g. `invalid_api_key`).
     pub fn code(&self) -> &'static str {
-        self.code
+        self.problem.code()
     }
 
     /// The problem `title`.
     pub fn title(&self) -> &'static str {
-        self.title
+        self.problem.title()
     }
 
     /// The `WWW-Authenticate` value, if the answer carries one.
     pub fn www_authenticate(&self) -> Option<&str> {
-        self.www_authenticate.as_deref()
+        self.problem.www_authenticate()
     }
 
     /// The `Retry-After` seconds, if the answer carries one.
     pub fn retry_after(&self) -> Option<u32> {
-        self.retry_after
+        self.problem.retry_after()
     }
 
     /// The `application/problem+json` body.
     pub fn body(&self) -> &str {
-        &self.body
+        self.problem.body()
     }
 
     /// The content type of [`Rejection::body`].
     pub fn content_type(&self) -> &str {
-        &self.content_type
+        self.problem.content_type()
     }
 
-    /// Replaces the body (a product's own error shape); status and headers stay.
+    /// Replaces the body (a product's own error shape); status and headers stay. A content
+    /// type that cannot be a header value keeps the problem+json body (see
+    /// [`Problem::with_body`]).
     pub fn with_body(mut self, body: RejectionBody) -> Self {
-        self.content_type = body.content_type.into_boxed_str();
-        self.body = body.body.into_boxed_str();
+        self.problem = self.problem.with_body(body);
         self
+    }
+}
+
+impl From<Rejection> for Problem {
+    fn from(rejection: Rejection) -> Self {
+        rejection.problem
     }
 }
 
@@ -274,6 +306,29 @@ mod tests {
             };
             assert_eq!(r.grpc_status(), grpc);
         }
+    }
+
+    #[test]
+    fn the_scope_of_a_403_lists_every_required_permission() {
+        let required: crate::PermissionSet = "jobs:read jobs:create".parse().unwrap();
+        let r = reject(AuthError::InsufficientPermission(required));
+        assert_eq!(r.status(), 403);
+        assert_eq!(
+            r.www_authenticate(),
+            Some(
+                r#"Bearer realm="submit", error="insufficient_scope", scope="jobs:create jobs:read""#
+            )
+        );
+        let body: serde_json::Value = serde_json::from_str(r.body()).unwrap();
+        assert_eq!(body["required_permission"], "jobs:create jobs:read");
+        assert_eq!(
+            body["required_permissions"],
+            serde_json::json!(["jobs:create", "jobs:read"])
+        );
+        assert_eq!(
+            body["detail"],
+            "the API key lacks some of the permissions jobs:create jobs:read"
+        );
     }
 
     #[test]

@@ -1,24 +1,32 @@
-//! What a route demands of a key: a product, the environments it serves, maybe a permission.
+//! What a route demands of a key: a product, the environments it serves, and the permissions
+//! it needs (all of them; none by default).
 
 use crate::environment::{Environment, EnvironmentSet};
 use crate::ids::ProductId;
-use crate::permission::Permission;
+use crate::permission::{Permission, PermissionSet};
 
-/// The requirement a protected route places on the presented key.
+/// The requirement a protected route places on the presented key. A key must hold every
+/// permission of it (directly or through a wildcard).
 ///
 /// ```
 /// use vault_core::{Environment, Requirement};
 ///
 /// let create_jobs = Requirement::new("submit".parse()?, Environment::Production)
 ///     .with_permission("jobs:create".parse()?);
-/// assert_eq!(create_jobs.permission().map(|p| p.as_str()), Some("jobs:create"));
+/// let names: Vec<&str> = create_jobs.permissions().iter().map(|p| p.as_str()).collect();
+/// assert_eq!(names, ["jobs:create"]);
+///
+/// // Each call adds one: this route needs both.
+/// let move_jobs = create_jobs.with_permission("jobs:delete".parse()?);
+/// assert_eq!(move_jobs.permissions().to_string(), "jobs:create jobs:delete");
 /// # Ok::<(), vault_core::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requirement {
     product: ProductId,
     environments: EnvironmentSet,
-    permission: Option<Permission>,
+    // Sorted and deduplicated; built once at configuration, only read per request.
+    permissions: PermissionSet,
 }
 
 impl Requirement {
@@ -27,13 +35,13 @@ impl Requirement {
         Self {
             product,
             environments: environments.into(),
-            permission: None,
+            permissions: PermissionSet::new(),
         }
     }
 
-    /// The same requirement, also demanding `permission`.
+    /// The same requirement, also demanding `permission` (beside those it already demands).
     pub fn with_permission(mut self, permission: Permission) -> Self {
-        self.permission = Some(permission);
+        self.permissions.insert(permission);
         self
     }
 
@@ -58,8 +66,8 @@ impl Requirement {
         self.environments.contains(env)
     }
 
-    /// The permission demanded, if any.
-    pub fn permission(&self) -> Option<&Permission> {
-        self.permission.as_ref()
+    /// The permissions demanded (every one of them); empty when the route needs none.
+    pub fn permissions(&self) -> &PermissionSet {
+        &self.permissions
     }
 }

@@ -142,12 +142,21 @@ pub enum AuthError {
     /// The key belongs to another product.
     #[error("the API key belongs to another product")]
     WrongProduct,
-    /// A valid key without the permission the route needs.
-    #[error("the API key lacks the permission {0}")]
-    InsufficientPermission(Permission),
+    /// A valid key without some permission the route needs. It carries every permission the
+    /// route needs (the challenge's `scope`), not only those the key lacks.
+    #[error("{}", lacks(.0))]
+    InsufficientPermission(PermissionSet),
     /// The key store could not be reached: try again later.
     #[error("authentication is temporarily unavailable")]
     Unavailable,
+}
+
+fn lacks(required: &PermissionSet) -> String {
+    if required.len() == 1 {
+        format!("the API key lacks the permission {required}")
+    } else {
+        format!("the API key lacks some of the permissions {required}")
+    }
 }
 
 impl AuthError {

@@ -205,6 +205,36 @@ async fn a_key_without_the_permission_is_forbidden() {
 }
 
 #[tokio::test]
+async fn a_route_needing_two_permissions_needs_both() {
+    let kit = kit();
+    let both = create_jobs().with_permission("jobs:read".parse().unwrap());
+    let required: PermissionSet = "jobs:create jobs:read".parse().unwrap();
+    assert_eq!(both.permissions(), &required);
+    for held in [&["jobs:create"][..], &["jobs:read"][..]] {
+        let key = kit.issue(Environment::Production, held).await;
+        assert_eq!(
+            kit.keys
+                .verify(key.expose_token(), &both)
+                .await
+                .unwrap_err(),
+            AuthError::InsufficientPermission(required.clone()),
+            "{held:?}"
+        );
+    }
+    let key = kit
+        .issue(Environment::Production, &["jobs:create", "jobs:read"])
+        .await;
+    assert!(kit.keys.verify(key.expose_token(), &both).await.is_ok());
+    let wildcard = kit.issue(Environment::Production, &["jobs:*"]).await;
+    assert!(
+        kit.keys
+            .verify(wildcard.expose_token(), &both)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
 async fn an_expired_key_is_refused_as_expired() {
     let kit = kit();
     let mut new = kit.new_key(Environment::Production, &["jobs:create"]);

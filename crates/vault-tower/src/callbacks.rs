@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::CONTENT_LENGTH;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response};
 use http_body::Body;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -24,6 +24,8 @@ use vault_core::BoxError;
 use vault_core::callbacks::{
     CallbackDefect, CallbackHeaders, CallbackRejection, CallbackVerifier, VerifiedCallback,
 };
+
+use crate::problem::problem_response;
 
 /// Verifies every request as a signed callback (Standard Webhooks v1) before the inner
 /// service sees it.
@@ -159,7 +161,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let limit = self.verifier.body_limit();
         if let Err(rejection) = check_declared_size(request.headers(), request.body(), limit) {
-            return CallbackFuture::answered(callback_response(&rejection));
+            return CallbackFuture::answered(problem_response(rejection.problem()));
         }
         let (parts, body) = request.into_parts();
         // The service polled ready is the one to call; a clone takes its place.
@@ -261,7 +263,9 @@ where
                             let future = inner.call(Request::from_parts(parts, Full::new(body)));
                             this.state.set(State::Calling { future });
                         }
-                        Err(rejection) => return Poll::Ready(Ok(callback_response(&rejection))),
+                        Err(rejection) => {
+                            return Poll::Ready(Ok(problem_response(rejection.problem())));
+                        }
                     }
                 }
                 StateProj::Calling { future } => return future.poll(cx),
@@ -336,32 +340,6 @@ where
     verify_collected(verifier, headers, body)
 }
 
-/// The response for `rejection`: its status, `WWW-Authenticate` (on 401), content type and
-/// problem+json body. For any body that can be made from a `String`.
-///
-/// ```
-/// use vault_core::callbacks::{CallbackDefect, CallbackRejection};
-///
-/// let rejection = CallbackRejection::from(CallbackDefect::TooOld);
-/// let response: http::Response<String> = vault_tower::callback_response(&rejection);
-/// assert_eq!(response.status(), 401);
-/// assert!(response.body().contains("stale_timestamp"));
-/// ```
-pub fn callback_response<B: From<String>>(rejection: &CallbackRejection) -> Response<B> {
-    let mut response = Response::new(B::from(rejection.body().to_owned()));
-    *response.status_mut() =
-        StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(rejection.content_type()),
-    );
-    if let Some(challenge) = rejection.www_authenticate() {
-        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
-    }
-    response
-}
-
 /// Refuses, before reading, a body declared (by `Content-Length` or its size hint) to be over
 /// `limit`.
 fn check_declared_size<B: Body>(
@@ -406,6 +384,8 @@ mod tests {
     use std::convert::Infallible;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+    use http::{HeaderValue, StatusCode};
     use http_body::Frame;
     use time::Duration;
     use tower::{ServiceExt, service_fn};

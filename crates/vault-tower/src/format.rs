@@ -1,10 +1,12 @@
-//! How a [`Rejection`] becomes a response: plain HTTP (status, `WWW-Authenticate`,
-//! problem+json) or gRPC (HTTP 200 with `grpc-status`). The verdict and its table live in
-//! vault-core; this module only writes them out.
+//! How a [`Rejection`] becomes a response: plain HTTP (the crate's one
+//! [`problem_response`] writer) or gRPC (HTTP 200 with `grpc-status`). The verdict and its
+//! table live in vault-core; this module only writes them out.
 
-use http::header::{CONTENT_TYPE, HeaderName, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderValue, Response, StatusCode};
+use http::header::{CONTENT_TYPE, HeaderName};
+use http::{HeaderValue, Response};
 use vault_core::Rejection;
+
+use crate::problem::{add_challenge, problem_response};
 
 /// Writes a [`Rejection`] as a response with body `B`. The layer is generic over it, so a
 /// server whose body type neither [`Http`] nor [`Grpc`] can build may bring its own.
@@ -39,18 +41,7 @@ pub struct Http;
 
 impl<B: From<String>> RejectionFormat<B> for Http {
     fn response(&self, rejection: &Rejection) -> Response<B> {
-        let mut response = Response::new(B::from(rejection.body().to_owned()));
-        *response.status_mut() =
-            StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let headers = response.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(rejection.content_type()) {
-            headers.insert(CONTENT_TYPE, value);
-        }
-        add_challenge(headers, rejection);
-        if let Some(seconds) = rejection.retry_after() {
-            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
+        problem_response(rejection.problem())
     }
 }
 
@@ -77,18 +68,8 @@ impl<B: Default> RejectionFormat<B> for Grpc {
         if let Ok(message) = HeaderValue::from_str(&percent_encode(rejection.title())) {
             headers.insert(GRPC_MESSAGE.clone(), message);
         }
-        add_challenge(headers, rejection);
+        add_challenge(headers, rejection.problem());
         response
-    }
-}
-
-fn add_challenge(headers: &mut http::HeaderMap, rejection: &Rejection) {
-    // The realm is sanitised in vault-core, so the value is always a valid header.
-    if let Some(value) = rejection
-        .www_authenticate()
-        .and_then(|challenge| HeaderValue::from_str(challenge).ok())
-    {
-        headers.insert(WWW_AUTHENTICATE, value);
     }
 }
 
@@ -110,6 +91,7 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
     use vault_core::{AuthError, Realm};
 
     fn rejection(error: AuthError) -> Rejection {

@@ -1,11 +1,12 @@
 //! [`RequireApiKeyLayer`]: the configuration (a [`Guard`] and a [`RejectionFormat`]), cheap to
-//! clone, that wraps services in [`RequireApiKey`].
+//! clone, that wraps services in [`RequireApiKey`]. Its options are vault-core's
+//! [`GuardOptions`].
 
 use std::fmt;
 
 use tower_layer::Layer;
-use vault_core::guard::Guard;
-use vault_core::{Permission, Rejection, RejectionBody, Requirement, VerifyKey};
+use vault_core::guard::{Guard, GuardOptions};
+use vault_core::{Requirement, VerifyKey};
 
 use crate::format::{Grpc, Http};
 use crate::service::RequireApiKey;
@@ -15,12 +16,13 @@ use crate::service::RequireApiKey;
 /// On success the request reaches the inner service with the [`vault_core::Principal`] (and
 /// the [`vault_core::guard::Answers`] extractors use) in its extensions; otherwise the
 /// rejection is answered without calling it. Per-route rules share one verifier through
-/// [`RequireApiKeyLayer::for_requirement`].
+/// [`for_requirement`](GuardOptions::for_requirement); the options ([`GuardOptions`]: realm,
+/// preflight, anonymous callers, body hook) are named as in vault-actix.
 ///
 /// ```
 /// use vault_core::testing::TestKeys;
 /// use vault_core::{Environment, Requirement};
-/// use vault_tower::RequireApiKeyLayer;
+/// use vault_tower::{GuardOptions, RequireApiKeyLayer};
 ///
 /// let kit = TestKeys::new();
 /// let submit = Requirement::new("submit".parse()?, Environment::Production);
@@ -54,53 +56,6 @@ impl<V: VerifyKey + ?Sized> RequireApiKeyLayer<V> {
 }
 
 impl<V: VerifyKey + ?Sized, F> RequireApiKeyLayer<V, F> {
-    /// The same layer for another requirement, over the same verifier and options (for
-    /// per-route rules, e.g. axum's `route_layer`).
-    pub fn for_requirement(&self, requirement: Requirement) -> Self
-    where
-        F: Clone,
-    {
-        Self {
-            guard: self.guard.for_requirement(requirement),
-            format: self.format.clone(),
-        }
-    }
-
-    /// The same layer, also demanding `permission` of the key (a route's own permission over
-    /// the product and environments of this layer's requirement).
-    pub fn for_permission(&self, permission: Permission) -> Self
-    where
-        F: Clone,
-    {
-        self.for_requirement(self.guard.requirement().clone().with_permission(permission))
-    }
-
-    /// The `realm` of `WWW-Authenticate` challenges (default `api`).
-    pub fn realm(self, realm: &str) -> Self {
-        self.map_guard(|guard| guard.realm(realm))
-    }
-
-    /// Whether CORS preflight requests (`OPTIONS` with `Access-Control-Request-Method`) pass
-    /// without a key (default: yes).
-    pub fn allow_preflight(self, allow: bool) -> Self {
-        self.map_guard(|guard| guard.allow_preflight(allow))
-    }
-
-    /// Whether requests without an `Authorization` header reach the inner service without a
-    /// `Principal` (default: no). A presented key is still checked.
-    pub fn allow_anonymous(self, allow: bool) -> Self {
-        self.map_guard(|guard| guard.allow_anonymous(allow))
-    }
-
-    /// Reshapes rejection bodies (a product's own JSON error shape); status,
-    /// `WWW-Authenticate` and `Retry-After` stay as the rejection table says.
-    pub fn rejection_body<H>(self, hook: H) -> Self
-    where
-        H: Fn(&Rejection) -> RejectionBody + Send + Sync + 'static,
-    {
-        self.map_guard(|guard| guard.rejection_body(hook))
-    }
-
     /// Answers in gRPC (`grpc-status` 16 / 7 / 14) instead of HTTP 401 / 403 / 503.
     pub fn grpc(self) -> RequireApiKeyLayer<V, Grpc> {
         self.format(Grpc)
@@ -113,16 +68,19 @@ impl<V: VerifyKey + ?Sized, F> RequireApiKeyLayer<V, F> {
             format,
         }
     }
+}
 
-    /// The guard this layer runs.
-    pub fn guard(&self) -> &Guard<V> {
+impl<V: VerifyKey + ?Sized, F: Clone> GuardOptions for RequireApiKeyLayer<V, F> {
+    type Verifier = V;
+
+    fn guard(&self) -> &Guard<V> {
         &self.guard
     }
 
-    fn map_guard(self, f: impl FnOnce(Guard<V>) -> Guard<V>) -> Self {
+    fn with_guard(&self, guard: Guard<V>) -> Self {
         Self {
-            guard: f(self.guard),
-            format: self.format,
+            guard,
+            format: self.format.clone(),
         }
     }
 }

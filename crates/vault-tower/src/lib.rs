@@ -48,12 +48,13 @@ mod callbacks;
 mod format;
 mod future;
 mod layer;
+mod problem;
 mod service;
 
-pub use callbacks::{
-    CallbackFuture, VerifyCallback, VerifyCallbackLayer, callback_response, verify_callback_body,
-};
+pub use callbacks::{CallbackFuture, VerifyCallback, VerifyCallbackLayer, verify_callback_body};
 pub use format::{Grpc, Http, RejectionFormat};
 pub use future::ResponseFuture;
 pub use layer::RequireApiKeyLayer;
+pub use problem::problem_response;
 pub use service::RequireApiKey;
+pub use vault_core::guard::GuardOptions;

@@ -155,6 +155,7 @@ mod tests {
     use http::StatusCode;
     use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
     use tower::{ServiceExt, service_fn};
+    use vault_core::guard::GuardOptions;
     use vault_core::testing::TestKeys;
     use vault_core::{AuthError, Environment, Principal, RejectionBody, Requirement, VerifyKey};
 
@@ -380,6 +381,36 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn for_permission_twice_needs_both_and_the_scope_names_both() {
+        let kit = TestKeys::new();
+        let layer = RequireApiKeyLayer::new(kit.keys().clone(), submit())
+            .for_permission("jobs:create".parse().unwrap())
+            .for_permission("jobs:read".parse().unwrap());
+        let handler = Handler::default();
+        for held in [&["jobs:create"][..], &["jobs:read"][..]] {
+            let token = kit.mint("submit", Environment::Production, held).await;
+            let response = send(&layer, &handler, request(bearer(&token).as_deref())).await;
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{held:?}");
+            assert_eq!(
+                response.headers()[WWW_AUTHENTICATE],
+                r#"Bearer realm="api", error="insufficient_scope", scope="jobs:create jobs:read""#
+            );
+            assert_eq!(code(&response), "insufficient_permission");
+        }
+        assert_eq!(handler.calls(), 0);
+        let token = kit
+            .mint(
+                "submit",
+                Environment::Production,
+                &["jobs:read", "jobs:create"],
+            )
+            .await;
+        let response = send(&layer, &handler, request(bearer(&token).as_deref())).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(handler.calls(), 1);
+    }
+
     fn preflight() -> Request<String> {
         Request::options("/jobs")
             .header(ACCESS_CONTROL_REQUEST_METHOD, "POST")
@@ -438,6 +469,27 @@ mod tests {
         );
         assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
         assert_eq!(response.body(), r#"{"error":"missing_api_key"}"#);
+    }
+
+    #[tokio::test]
+    async fn a_hook_content_type_that_cannot_be_a_header_keeps_the_problem_body() {
+        let kit = TestKeys::new();
+        let layer = RequireApiKeyLayer::new(kit.keys().clone(), submit()).rejection_body(|r| {
+            RejectionBody {
+                content_type: "application/json\r\nx-injected: 1".into(),
+                body: format!(r#"{{"error":"{}"}}"#, r.code()),
+            }
+        });
+        let response = send(&layer, &Handler::default(), request(None)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/problem+json");
+        assert!(!response.headers().contains_key("x-injected"));
+        assert_eq!(code(&response), "missing_api_key");
+        // Exactly the answer without a hook.
+        let plain = RequireApiKeyLayer::new(kit.keys().clone(), submit());
+        let expected = send(&plain, &Handler::default(), request(None)).await;
+        assert_eq!(response.headers(), expected.headers());
+        assert_eq!(response.body(), expected.body());
     }
 
     /// A key store that is down.

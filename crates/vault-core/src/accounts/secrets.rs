@@ -1,8 +1,6 @@
 //! Single-use secrets of the account flows: opaque tokens (256 bits, stored as SHA-256) and
 //! the short typed codes offered beside each emailed link.
 
-use std::fmt;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::TryRng;
@@ -12,40 +10,16 @@ use sha2::{Digest, Sha256};
 
 use crate::Error;
 
-/// SHA-256 of a token or code: what stores keep. High-entropy tokens need no slow hash.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SecretHash([u8; 32]);
+crate::digest::secret_digest! {
+    /// SHA-256 of a token or code: what stores keep. High-entropy tokens need no slow hash.
+    /// Compared only in constant time; `Debug` prints `[redacted]`.
+    pub struct SecretHash;
+}
 
 impl SecretHash {
     /// Hashes `text`.
     pub fn of(text: &str) -> Self {
         Self(Sha256::digest(text.as_bytes()).into())
-    }
-
-    /// Wraps stored bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// Reads a stored hash from a slice; `None` unless it is 32 bytes.
-    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        bytes.try_into().ok().map(Self)
-    }
-
-    /// The bytes, to store.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Constant-time equality.
-    pub fn ct_eq(&self, other: &Self) -> bool {
-        subtle::ConstantTimeEq::ct_eq(&self.0[..], &other.0[..]).into()
-    }
-}
-
-impl fmt::Debug for SecretHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretHash([redacted])")
     }
 }
 

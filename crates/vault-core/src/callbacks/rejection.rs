@@ -1,10 +1,12 @@
 //! From a refused callback to an HTTP answer: status, a stable problem `code` and an RFC 9457
 //! `application/problem+json` body, for every [`CallbackDefect`]. One table, used by every
-//! receiver adapter (tower, axum, actix), so they answer alike. Nothing secret is echoed.
+//! receiver adapter (tower, axum, actix), so they answer alike, each through its one
+//! [`Problem`] writer. Nothing secret is echoed.
 
 use std::fmt;
 
 use super::{CallbackDefect, CallbackHeader};
+use crate::problem::Problem;
 use crate::rejection::PROBLEM_CONTENT_TYPE;
 
 /// The `WWW-Authenticate` challenge of a 401 (RFC 9110 asks every 401 for one). Standard
@@ -30,11 +32,7 @@ pub const CALLBACK_CHALLENGE: &str = "Webhook realm=\"callbacks\"";
 #[derive(Clone, PartialEq, Eq)]
 pub struct CallbackRejection {
     reason: Reason,
-    status: u16,
-    code: &'static str,
-    title: &'static str,
-    // Boxed: keeps `Result<_, CallbackRejection>` small.
-    body: Box<str>,
+    problem: Problem,
 }
 
 /// What the answer is about: a verdict of the verifier, or a body that could not be read.
@@ -48,34 +46,35 @@ impl CallbackRejection {
     /// The answer to `defect`.
     pub fn new(defect: CallbackDefect) -> Self {
         let (status, code, title) = row(defect);
-        let mut body = problem(status, code, title, &defect.to_string());
-        if let CallbackDefect::MissingHeader(header) = defect {
-            body["header"] = serde_json::Value::from(header.name());
-        }
-        if let CallbackDefect::BodyTooLarge { limit } = defect {
-            body["limit"] = serde_json::Value::from(limit);
-        }
-        Self {
-            reason: Reason::Defect(defect),
-            status,
-            code,
-            title,
-            body: body.to_string().into_boxed_str(),
-        }
+        let extension = match defect {
+            CallbackDefect::MissingHeader(header) => Some(("header", header.name().into())),
+            CallbackDefect::BodyTooLarge { limit } => Some(("limit", limit.into())),
+            _ => None,
+        };
+        let problem = Problem::with_extensions(status, code, title, &defect.to_string(), extension);
+        Self::answer(Reason::Defect(defect), problem)
     }
 
     /// The answer when the request body broke off before its end (400 `unreadable_body`):
     /// nothing was verified, and the sender may retry.
     pub fn unreadable_body() -> Self {
-        let (status, code, title) = (400, "unreadable_body", "Unreadable callback body");
-        let body = problem(status, code, title, "the request body could not be read");
-        Self {
-            reason: Reason::UnreadableBody,
-            status,
-            code,
-            title,
-            body: body.to_string().into_boxed_str(),
-        }
+        let problem = Problem::new(
+            400,
+            "unreadable_body",
+            "Unreadable callback body",
+            "the request body could not be read",
+        );
+        Self::answer(Reason::UnreadableBody, problem)
+    }
+
+    fn answer(reason: Reason, problem: Problem) -> Self {
+        // RFC 9110 asks every 401 for a challenge.
+        let problem = if problem.status() == 401 {
+            problem.with_challenge(CALLBACK_CHALLENGE.to_owned())
+        } else {
+            problem
+        };
+        Self { reason, problem }
     }
 
     /// Refuses a body whose declared `Content-Length` is over `limit`, before reading it.
@@ -106,25 +105,30 @@ impl CallbackRejection {
         }
     }
 
+    /// The answer, for a framework's writer.
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+
     /// The HTTP status code: 401, 413 for an oversized body, 400 for an unreadable one, 500
     /// for a sender-side defect (a programming error on a receiver).
     pub fn status(&self) -> u16 {
-        self.status
+        self.problem.status()
     }
 
     /// The stable problem `code` (e.g. `invalid_signature`, `stale_timestamp`, `replayed`).
     pub fn code(&self) -> &'static str {
-        self.code
+        self.problem.code()
     }
 
     /// The problem `title`.
     pub fn title(&self) -> &'static str {
-        self.title
+        self.problem.title()
     }
 
     /// The `WWW-Authenticate` value: [`CALLBACK_CHALLENGE`] on a 401, otherwise none.
     pub fn www_authenticate(&self) -> Option<&'static str> {
-        (self.status == 401).then_some(CALLBACK_CHALLENGE)
+        (self.status() == 401).then_some(CALLBACK_CHALLENGE)
     }
 
     /// The media type of [`CallbackRejection::body`]: `application/problem+json`.
@@ -135,7 +139,13 @@ impl CallbackRejection {
     /// The problem+json body: `type`, `title`, `status`, `code`, `detail` (and `header` or
     /// `limit` where they apply).
     pub fn body(&self) -> &str {
-        &self.body
+        self.problem.body()
+    }
+}
+
+impl From<CallbackRejection> for Problem {
+    fn from(rejection: CallbackRejection) -> Self {
+        rejection.problem
     }
 }
 
@@ -149,8 +159,8 @@ impl fmt::Debug for CallbackRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CallbackRejection")
             .field("reason", &self.reason)
-            .field("status", &self.status)
-            .field("code", &self.code)
+            .field("status", &self.status())
+            .field("code", &self.code())
             .finish_non_exhaustive()
     }
 }
@@ -201,16 +211,6 @@ fn row(defect: CallbackDefect) -> (u16, &'static str, &'static str) {
         | CallbackDefect::InvalidUrl
         | CallbackDefect::HttpClient => (500, "callback_misconfigured", "Callback misconfigured"),
     }
-}
-
-fn problem(status: u16, code: &str, title: &str, detail: &str) -> serde_json::Value {
-    serde_json::json!({
-        "type": format!("urn:vault:problem:{code}"),
-        "title": title,
-        "status": status,
-        "code": code,
-        "detail": detail,
-    })
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretBox};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 use crate::Error;
 
@@ -74,31 +73,10 @@ impl fmt::Debug for Pepper {
     }
 }
 
-/// The stored hash of a key secret: HMAC-SHA256(pepper, secret).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct KeyHash([u8; 32]);
-
-impl KeyHash {
-    /// Wraps 32 bytes read from a store.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// Reads a hash from a slice (a database column); `None` unless it is 32 bytes.
-    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        bytes.try_into().ok().map(Self)
-    }
-
-    /// The bytes, to store.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for KeyHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("KeyHash([redacted])")
-    }
+crate::digest::secret_digest! {
+    /// The stored hash of a key secret: HMAC-SHA256(pepper, secret). Compared only in
+    /// constant time; `Debug` prints `[redacted]`.
+    pub struct KeyHash;
 }
 
 /// Hashes and checks key secrets. The keyed HMAC state is computed once from the pepper and
@@ -126,7 +104,7 @@ impl KeyHasher {
 
     /// Whether `secret` hashes to `stored`, compared in constant time.
     pub fn matches(&self, secret: &str, stored: &KeyHash) -> bool {
-        self.hash(secret).0.ct_eq(&stored.0).into()
+        self.hash(secret).ct_eq(stored)
     }
 }
 

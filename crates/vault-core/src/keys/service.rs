@@ -304,9 +304,9 @@ impl ApiKeys {
                 return Err(AuthError::WrongProduct);
             }
         }
-        if let Some(needed) = requirement.permission()
-            && !record.metadata.permissions.allows(needed)
-        {
+        // No allocation unless refused: the answer names every permission the route needs.
+        let needed = requirement.permissions();
+        if !record.metadata.permissions.allows_all(needed) {
             return Err(AuthError::InsufficientPermission(needed.clone()));
         }
         Ok(Principal::new(record))

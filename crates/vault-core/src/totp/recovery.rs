@@ -3,8 +3,6 @@
 //! passwords), and the user id as salt keeps one brute-force run from covering every user.
 //! No server key is involved, so rotating the sealing key leaves them valid.
 
-use std::fmt;
-
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
@@ -29,32 +27,10 @@ const MAX_INPUT: usize = 64;
 /// Domain separation of the hash.
 const DOMAIN: &[u8] = b"vault/totp-recovery-code/v1";
 
-/// The stored hash of one recovery code: SHA-256 over a domain tag, the user id and the
-/// normalised code. `Debug` prints `[redacted]`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct RecoveryCodeHash([u8; 32]);
-
-impl RecoveryCodeHash {
-    /// Wraps 32 bytes read from a store.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// Reads a hash from a slice (a database column); `None` unless it is 32 bytes.
-    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        bytes.try_into().ok().map(Self)
-    }
-
-    /// The bytes, to store.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for RecoveryCodeHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RecoveryCodeHash([redacted])")
-    }
+crate::digest::secret_digest! {
+    /// The stored hash of one recovery code: SHA-256 over a domain tag, the user id and the
+    /// normalised code. Compared only in constant time; `Debug` prints `[redacted]`.
+    pub struct RecoveryCodeHash;
 }
 
 /// Ten new recovery codes for `user` (`xxxx-xxxx-xxxx-xxxx`, 80 bits each from the OS

@@ -6,6 +6,10 @@
 //! `cargo run -p vault-examples --bin callback-receiver -- --addr 127.0.0.1:0 --secret whsec_...`
 //! and point a Submit server at it with `--callback-url http://HOST:PORT/callbacks
 //! --callback-secret whsec_...` (any path is accepted).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use std::io::Write;
 use std::sync::Arc;

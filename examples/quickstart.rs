@@ -5,6 +5,10 @@
 //! `--addr` (default `127.0.0.1:8080`) with its keys in `--database-url` (default the SQLite
 //! file `vault.db`, pepper beside it in `vault.db.pepper`). Demo keys are issued on the first
 //! run into `vault-demo-keys.json` (or `--demo-keys FILE`) and keep working after restarts.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use std::sync::Arc;
 

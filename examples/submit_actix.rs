@@ -6,6 +6,10 @@
 //! With `--callback-url URL [--callback-secret whsec_...]` every new job is announced by a
 //! signed `job.created` callback (see `callback-receiver`), sent after the 201 in the
 //! background.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;

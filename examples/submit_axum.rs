@@ -7,6 +7,10 @@
 //! Keys live in `--database-url` (default `sqlite://vault.db`). With `--callback-url URL
 //! [--callback-secret whsec_...]` every new job is announced by a signed `job.created`
 //! callback (see `callback-receiver`), sent after the 201 in the background.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use std::sync::Arc;
 

@@ -1,6 +1,10 @@
 //! What the example programs share, so each framework's server only wires routes: flags,
 //! logging, the Submit job store and its rules, demo keys, the `job.created` callbacks, and
 //! the `listening on` line.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod args;
 pub mod axum_app;

@@ -248,6 +248,9 @@ where
 {
     type Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
 
+    // Polling a future after it completed is the caller's bug; the `Future` contract lets it
+    // panic, as the standard library's futures do.
+    #[allow(clippy::panic, clippy::expect_used)]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let mut state = self.as_mut().project().state;

@@ -37,6 +37,12 @@
 //! # Ok(()) }
 //! ```
 
+// Panic-freedom enforced, not hoped for: a justified site carries a commented `allow`.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod callbacks;
 mod extract;
 mod rejection;

@@ -28,6 +28,12 @@
 //! # Ok(()) }
 //! ```
 
+// Panic-freedom enforced, not hoped for: a justified site carries a commented `allow`.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod access;
 pub mod accounts;
 pub mod audit;

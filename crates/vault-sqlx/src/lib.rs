@@ -25,6 +25,12 @@
 //! unreachable, overloaded or timed-out database is `StoreUnavailable` (verification answers
 //! 503 with `Retry-After`), a taken identity is `Conflict`, anything else `Store`.
 
+// Panic-freedom enforced, not hoped for: a justified site carries a commented `allow`.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod arg;
 mod cache;
 mod error;

@@ -239,6 +239,9 @@ where
 {
     type Output = Result<Response<ResBody>, S::Error>;
 
+    // Polling a future after it completed is the caller's bug; the `Future` contract lets it
+    // panic, as the standard library's futures do.
+    #[allow(clippy::panic, clippy::expect_used)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {

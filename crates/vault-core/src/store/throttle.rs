@@ -9,7 +9,9 @@ use crate::accounts::{ThrottleKey, ThrottleState};
 /// Throttle counters, one per [`ThrottleKey`] (stored under [`ThrottleKey::storage_key`]).
 #[async_trait]
 pub trait ThrottleRows: Send {
-    /// The counter under `key`, if any.
+    /// The counter under `key`, if any. A counter whose every field is at its default may
+    /// read as `None` (a SQL store creates such a row to lock a new key): callers treat
+    /// `None` as [`ThrottleState::default`].
     async fn throttle(&mut self, key: &ThrottleKey) -> Result<Option<ThrottleState>, Error>;
 
     /// Stores the counter under `key`.

@@ -655,9 +655,19 @@ async fn passwords_containing_the_email_or_the_name_are_refused() {
         check(&p, "LOVELACE and the engine", &ada).await,
         Some(PasswordDefect::ContainsEmail)
     );
+    // The whole name, spaces dropped (issue 11: context words, not every substring).
     assert_eq!(
         check(&p, "adakinglovelace rules", &ada).await,
+        Some(PasswordDefect::ContainsName)
+    );
+    assert_eq!(
+        check(&p, "Lovelace1815 forever!", &ada).await,
         Some(PasswordDefect::ContainsEmail)
+    );
+    assert_eq!(
+        check(&p, "an example of a passphrase", &ada).await,
+        Some(PasswordDefect::ContainsEmail),
+        "the domain's name as a word"
     );
 
     let bob = PolicyContext::new(Some("b.q@example.com"), Some("Robert Tables"), false);
@@ -677,6 +687,13 @@ async fn passwords_containing_the_email_or_the_name_are_refused() {
     assert_eq!(
         check(&p, "a bicycle leaning on the old barn", &bob).await,
         None
+    );
+    // Words of the address are refused as words, not as any piece of a word.
+    let team = PolicyContext::new(Some("race.team@acme.io"), Some("Rae Ng"), false);
+    assert_eq!(check(&p, "embrace the steady tide", &team).await, None);
+    assert_eq!(
+        check(&p, "race4ever on the track", &team).await,
+        Some(PasswordDefect::ContainsEmail)
     );
     let al = PolicyContext::new(Some("al@example.com"), Some("Al"), false);
     assert_eq!(check(&p, "always alone, always", &al).await, None);

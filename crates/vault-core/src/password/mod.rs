@@ -76,11 +76,12 @@ pub enum PasswordDefect {
     /// Made of runs of consecutive characters or keys (`abcdefgh`, `12345678`, `qwertyuiop`).
     #[error("the password is made of sequential characters")]
     Sequential,
-    /// Contains the account's email address or its local part.
-    #[error("the password contains the email address")]
+    /// Contains the account's email address or local part, or one of their words (or the
+    /// domain's name) as a word.
+    #[error("the password contains the email address, or its user name or domain as a word")]
     ContainsEmail,
-    /// Contains the account holder's name.
-    #[error("the password contains the name")]
+    /// Contains the account holder's name, or one of its words as a word.
+    #[error("the password contains the account's name, or a word of it")]
     ContainsName,
     /// The breached-password check could not be asked and the configuration fails closed.
     #[error("the breached-password check is unavailable: try again later")]

@@ -124,28 +124,49 @@ impl PasswordPolicy {
     }
 }
 
-/// Whole address, local part, and the words of the local part (`ada.lovelace+x` gives `ada`,
-/// `lovelace`), each when long enough.
+/// The email in a password, as NIST SP 800-63B asks (context words, not every substring):
+/// the whole address or the whole local part anywhere, or, as a whole word of the password,
+/// a word of the local part (`ada.lovelace+x` gives `ada`, `lovelace`) or the domain's first
+/// label (`example`). `race.team@…` thus refuses `race4ever` but not `embrace the tide`.
 fn contains_email(folded_password: &str, email: &str) -> bool {
     let email = folded(&nfkc(email.trim()));
-    let local = email
-        .rsplit_once('@')
-        .map_or(email.as_str(), |(local, _)| local);
+    let (local, domain) = email.rsplit_once('@').unwrap_or((email.as_str(), ""));
     let local = local.split('+').next().unwrap_or(local);
-    std::iter::once(email.as_str())
-        .chain(std::iter::once(local))
-        .chain(local.split(|c: char| !c.is_alphanumeric()))
-        .any(|fragment| long_enough(fragment) && folded_password.contains(fragment))
+    let label = domain.split('.').next().unwrap_or_default();
+    let anywhere = [email.as_str(), local]
+        .into_iter()
+        .any(|whole| long_enough(whole) && folded_password.contains(whole));
+    anywhere
+        || local
+            .split(|c: char| !c.is_alphanumeric())
+            .chain(std::iter::once(label))
+            .any(|word| has_word(folded_password, word))
 }
 
-/// Whole name (with or without its spaces) and each of its words, when long enough.
+/// The name in a password: the whole name (with or without its spaces) anywhere, or one of
+/// its words as a whole word of the password.
 fn contains_name(folded_password: &str, name: &str) -> bool {
     let name = folded(&nfkc(name.trim()));
     let joined: String = name.chars().filter(|c| c.is_alphanumeric()).collect();
-    std::iter::once(name.as_str())
-        .chain(std::iter::once(joined.as_str()))
-        .chain(name.split(|c: char| !c.is_alphanumeric()))
-        .any(|fragment| long_enough(fragment) && folded_password.contains(fragment))
+    let anywhere = [name.as_str(), joined.as_str()]
+        .into_iter()
+        .any(|whole| long_enough(whole) && folded_password.contains(whole));
+    anywhere
+        || name
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|word| has_word(folded_password, word))
+}
+
+/// Whether `word` (long enough) is a whole word of the password, cut at anything that is not
+/// a letter or a digit, or at anything that is not a letter (`lovelace` in `Lovelace1815`).
+fn has_word(folded_password: &str, word: &str) -> bool {
+    long_enough(word)
+        && (folded_password
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| w == word)
+            || folded_password
+                .split(|c: char| !c.is_alphabetic())
+                .any(|w| w == word))
 }
 
 fn long_enough(fragment: &str) -> bool {

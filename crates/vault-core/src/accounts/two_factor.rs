@@ -73,7 +73,7 @@ impl Accounts {
             return Err(refused(AccountDefect::TwoFactorState));
         };
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        if digits.len() == totp::Totp::DIGITS && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if digits.len() == self.inner.totp.digits() && digits.bytes().all(|b| b.is_ascii_digit()) {
             self.check_totp(user_id, state, &digits)?;
         } else {
             let left = self.check_recovery_code(user_id, state, code)?;

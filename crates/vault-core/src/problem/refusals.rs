@@ -229,7 +229,8 @@ impl From<TotpDefect> for Problem {
             | TotpDefect::MissingKey
             | TotpDefect::InvalidSecretLength { .. }
             | TotpDefect::InvalidLabel
-            | TotpDefect::QrCode => Problem::internal(),
+            | TotpDefect::QrCode
+            | TotpDefect::UnsupportedDigits => Problem::internal(),
         }
     }
 }

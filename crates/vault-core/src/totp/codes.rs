@@ -31,7 +31,7 @@ impl Totp {
         now: OffsetDateTime,
         last_used_step: Option<u64>,
     ) -> Result<u64, Error> {
-        let code = normalise(code)?;
+        let code = normalise(code, self.digits)?;
         let secret = self.key.open(user, sealed)?;
         let generator = self.generator(secret.expose_secret(), "")?;
         let origin = step_of(now)?;
@@ -41,7 +41,7 @@ impl Totp {
         for step in origin.saturating_sub(Self::SKEW_STEPS)..=origin + Self::SKEW_STEPS {
             let expected =
                 Zeroizing::new(generator.generate(step * Self::STEP_SECONDS).to_string());
-            let equal: bool = expected.as_bytes().ct_eq(&code[..]).into();
+            let equal: bool = expected.as_bytes().ct_eq(&code[..self.digits]).into();
             any |= equal;
             if equal && last_used_step.is_none_or(|last| step > last) {
                 newest_fresh = Some(step);
@@ -86,21 +86,21 @@ fn step_of(now: OffsetDateTime) -> Result<u64, Error> {
 }
 
 /// Six ASCII digits with ASCII whitespace removed, or [`TotpDefect::MalformedCode`].
-fn normalise(input: &str) -> Result<Zeroizing<[u8; Totp::DIGITS]>, Error> {
+fn normalise(input: &str, want: usize) -> Result<Zeroizing<[u8; Totp::MAX_DIGITS]>, Error> {
     let malformed = || Error::Totp(TotpDefect::MalformedCode);
     if input.len() > MAX_INPUT {
         return Err(malformed());
     }
-    let mut digits = Zeroizing::new([0u8; Totp::DIGITS]);
+    let mut digits = Zeroizing::new([0u8; Totp::MAX_DIGITS]);
     let mut len = 0;
     for byte in input.bytes().filter(|b| !b.is_ascii_whitespace()) {
-        if !byte.is_ascii_digit() || len == Totp::DIGITS {
+        if !byte.is_ascii_digit() || len == want {
             return Err(malformed());
         }
         digits[len] = byte;
         len += 1;
     }
-    if len == Totp::DIGITS {
+    if len == want {
         Ok(digits)
     } else {
         Err(malformed())
@@ -114,7 +114,7 @@ mod tests {
     #[test]
     fn codes_may_hold_spaces_but_nothing_else() {
         for ok in ["123456", "123 456", " 123456\n", "1 2 3 4 5 6"] {
-            assert_eq!(&*normalise(ok).unwrap(), b"123456", "{ok:?}");
+            assert_eq!(&normalise(ok, 6).unwrap()[..6], b"123456", "{ok:?}");
         }
         for bad in [
             "",
@@ -128,7 +128,10 @@ mod tests {
             "1                                  23456",
         ] {
             assert!(
-                matches!(normalise(bad), Err(Error::Totp(TotpDefect::MalformedCode))),
+                matches!(
+                    normalise(bad, 6),
+                    Err(Error::Totp(TotpDefect::MalformedCode))
+                ),
                 "{bad:?}"
             );
         }

@@ -11,9 +11,12 @@ pub enum TotpDefect {
     /// The code is right but belongs to a time step already used (or an earlier one).
     #[error("the code was already used")]
     ReplayedCode,
-    /// The input is not six digits (spaces aside).
-    #[error("the code is not six digits")]
+    /// The input is not a code of the configured length (spaces aside).
+    #[error("the code is not a code of the expected number of digits")]
     MalformedCode,
+    /// A code length other than 6 or 8 digits was asked for.
+    #[error("TOTP codes have 6 or 8 digits")]
+    UnsupportedDigits,
     /// The recovery code is unknown or already used (deliberately not told apart).
     #[error("the recovery code is unknown or already used")]
     RecoveryCodeRefused,

@@ -40,15 +40,20 @@ use crate::Error;
 
 /// The TOTP service: issuer name and sealing key, with the parameters every authenticator
 /// app understands (SHA-1, 6 digits, 30-second steps; apps that are offered SHA-256 often
-/// fall back to SHA-1 silently, so the codes would never match).
+/// fall back to SHA-1 silently, so the codes would never match). 8 digits are offered with
+/// [`Totp::with_digits`]. The `otpauth://` URI states every parameter explicitly, since some
+/// apps mis-default the ones left out.
 pub struct Totp {
     issuer: String,
     key: SealingKey,
+    digits: usize,
 }
 
 impl Totp {
-    /// Digits of a code.
+    /// Digits of a code, unless [`Totp::with_digits`] says otherwise.
     pub const DIGITS: usize = 6;
+    /// The longest code offered.
+    pub const MAX_DIGITS: usize = 8;
     /// Length of a time step in seconds.
     pub const STEP_SECONDS: u64 = 30;
     /// Steps accepted before and after the current one (clock drift, typing time), as
@@ -64,7 +69,26 @@ impl Totp {
         Ok(Self {
             issuer: issuer.to_owned(),
             key,
+            digits: Self::DIGITS,
         })
+    }
+
+    /// Codes of `digits` digits: 6 (the default, what every app shows) or 8. Secrets enrolled
+    /// with one length keep working only with that length.
+    ///
+    /// # Errors
+    /// [`TotpDefect::UnsupportedDigits`] for any other length.
+    pub fn with_digits(mut self, digits: usize) -> Result<Self, Error> {
+        if digits != 6 && digits != Self::MAX_DIGITS {
+            return Err(Error::Totp(TotpDefect::UnsupportedDigits));
+        }
+        self.digits = digits;
+        Ok(self)
+    }
+
+    /// Digits of a code of this service.
+    pub fn digits(&self) -> usize {
+        self.digits
     }
 
     /// The issuer name.
@@ -81,7 +105,7 @@ impl Totp {
     fn generator(&self, secret: &[u8], account: &str) -> Result<totp_rs::Totp, Error> {
         totp_rs::Builder::new()
             .with_algorithm(totp_rs::Algorithm::SHA1)
-            .with_digits(Self::DIGITS as u8)
+            .with_digits(u8::try_from(self.digits).unwrap_or(6))
             .with_step_duration(Self::STEP_SECONDS)
             .with_skew(Self::SKEW_STEPS as u16)
             .with_secret(secret.to_vec())
@@ -99,6 +123,7 @@ impl fmt::Debug for Totp {
         f.debug_struct("Totp")
             .field("issuer", &self.issuer)
             .field("key", &self.key)
+            .field("digits", &self.digits)
             .finish()
     }
 }

@@ -44,8 +44,10 @@ fn the_uri_names_issuer_and_account_and_holds_a_160_bit_secret() {
     assert!(uri.contains("issuer=Vault"));
     let secret = secret_param(uri);
     assert_eq!(secret.len(), 32, "160 bits are 32 base32 characters");
-    // No digits/period/algorithm parameters: the defaults (6, 30 s, SHA-1) every app reads.
-    assert!(!uri.contains("algorithm=") && !uri.contains("digits=") && !uri.contains("period="));
+    // Every parameter written out (issue 11: some apps mis-default the ones left out).
+    assert!(
+        uri.contains("algorithm=SHA1") && uri.contains("digits=6") && uri.contains("period=30")
+    );
     // The manual key is the same secret, grouped for typing.
     assert_eq!(
         enrolment.manual_key.expose_secret().replace(' ', ""),

@@ -75,6 +75,24 @@ fn hashing(c: &mut Criterion) {
             .iter(|| async { passwords.verify(secret(), None).await.expect("verify") })
     });
     group.finish();
+
+    // The presets side by side: the default (OWASP) and RFC 9106's second option.
+    let mut presets = c.benchmark_group("argon2id_presets_hash");
+    presets.sample_size(10);
+    for (name, params) in [
+        ("owasp_m19456_t2_p1", HashParams::OWASP),
+        ("rfc9106_m65536_t3_p4", HashParams::RFC9106_LOW_MEMORY),
+    ] {
+        let preset = Passwords::builder()
+            .params(params)
+            .build()
+            .expect("passwords");
+        presets.bench_function(name, |b| {
+            b.to_async(&rt)
+                .iter(|| async { preset.hash(secret()).await.expect("hash") })
+        });
+    }
+    presets.finish();
 }
 
 /// The process's peak resident set (VmHWM) in KiB, on Linux.

@@ -26,6 +26,17 @@ impl HashParams {
         parallelism: 1,
     };
 
+    /// RFC 9106's second recommended option (§4, for memory-constrained settings):
+    /// m = 64 MiB, t = 3, p = 4. About 3.4 times the memory of [`HashParams::OWASP`] per hash in
+    /// flight, and more time (the 4 lanes run one after the other here); choose it where
+    /// sign-ins are few and memory is plentiful. A stored hash with lower parameters is
+    /// upgraded at its next sign-in either way.
+    pub const RFC9106_LOW_MEMORY: Self = Self {
+        memory_kib: 64 * 1024,
+        iterations: 3,
+        parallelism: 4,
+    };
+
     /// Cheap parameters for tests and examples (m = 64 KiB, t = 1, p = 1). Never in production.
     pub const INSECURE_FAST: Self = Self {
         memory_kib: 64,
@@ -72,6 +83,16 @@ mod tests {
             }
         );
         assert_eq!(HashParams::default().memory_bytes(), 19 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_rfc_9106_preset_is_its_second_recommended_option() {
+        let p = HashParams::RFC9106_LOW_MEMORY;
+        assert_eq!(
+            (p.memory_bytes(), p.iterations, p.parallelism),
+            (64 << 20, 3, 4)
+        );
+        assert!(p.argon2().is_ok());
     }
 
     #[test]

@@ -111,9 +111,10 @@ mod tests {
 
     #[tokio::test]
     async fn another_secret_is_refused_with_a_problem() {
-        let other = CallbackSecret::generate().unwrap().expose_secret();
+        let other = CallbackSecret::generate().unwrap();
+        let other = other.expose_secret();
         let response = app(verifier())
-            .oneshot(signed_request(&other, "msg_1", "{}"))
+            .oneshot(signed_request(other, "msg_1", "{}"))
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);

@@ -206,7 +206,7 @@ fn a_rotated_secret_is_accepted_during_the_overlap() {
 #[test]
 fn secrets_with_or_without_padding_verify_alike() {
     let (secret, clock, signer, _) = setup();
-    let padded = secret.expose_secret();
+    let padded = secret.expose_secret().to_owned();
     let signed = signer.sign("msg_1", BODY).unwrap();
     for text in [
         padded.clone(),

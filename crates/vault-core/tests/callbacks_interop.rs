@@ -137,7 +137,8 @@ fn their_signatures_verify_here_and_ours_there() {
 
 #[test]
 fn a_generated_secret_works_there_padded_and_here_unpadded() {
-    let padded = CallbackSecret::generate().unwrap().expose_secret();
+    let generated = CallbackSecret::generate().unwrap();
+    let padded = generated.expose_secret();
     assert!(padded.ends_with('='));
-    check_both_ways(padded.trim_end_matches('='), &padded);
+    check_both_ways(padded.trim_end_matches('='), padded);
 }

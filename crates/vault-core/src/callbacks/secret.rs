@@ -10,7 +10,7 @@ use base64::alphabet;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::{Hmac, KeyInit, Mac};
-use secrecy::{ExposeSecret, SecretBox};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 
 use super::CallbackDefect;
@@ -40,6 +40,8 @@ pub(crate) type Signature = [u8; 32];
 /// ```
 pub struct CallbackSecret {
     bytes: SecretBox<[u8]>,
+    /// The `whsec_` text, made once so [`CallbackSecret::expose_secret`] can lend it.
+    text: SecretString,
     // HMAC keyed once: every message then costs only the hash of its own bytes.
     keyed: Hmac<Sha256>,
 }
@@ -74,7 +76,12 @@ impl CallbackSecret {
         // HMAC takes keys of any length, so this cannot fail.
         let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(bytes.expose_secret())
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        Ok(Self { bytes, keyed })
+        let text = SecretString::from(format!(
+            "{}{}",
+            Self::PREFIX,
+            STANDARD.encode(bytes.expose_secret())
+        ));
+        Ok(Self { bytes, text, keyed })
     }
 
     /// Parses `whsec_<base64>`, with or without `=` padding. The prefix is optional, as in
@@ -89,12 +96,8 @@ impl CallbackSecret {
     }
 
     /// The secret as `whsec_<base64>` (padded), to hand to the receiver. Show it once.
-    pub fn expose_secret(&self) -> String {
-        format!(
-            "{}{}",
-            Self::PREFIX,
-            STANDARD.encode(self.bytes.expose_secret())
-        )
+    pub fn expose_secret(&self) -> &str {
+        self.text.expose_secret()
     }
 
     /// HMAC-SHA256 over `{id}.{timestamp}.{body}`, fed piece by piece (no copy of the body).
@@ -115,6 +118,7 @@ impl Clone for CallbackSecret {
     fn clone(&self) -> Self {
         Self {
             bytes: SecretBox::new(self.bytes.expose_secret().into()),
+            text: self.text.clone(),
             keyed: self.keyed.clone(),
         }
     }
@@ -175,7 +179,7 @@ mod tests {
             .decode(&text[CallbackSecret::PREFIX.len()..])
             .unwrap();
         assert_eq!(decoded.len(), CallbackSecret::DEFAULT_LEN);
-        let back = CallbackSecret::parse(&text).unwrap();
+        let back = CallbackSecret::parse(text).unwrap();
         assert_eq!(back.expose_secret(), text);
         assert_eq!(back.mac("m", 1, b"x"), a.mac("m", 1, b"x"));
     }
@@ -183,11 +187,12 @@ mod tests {
     #[test]
     fn padding_and_prefix_are_optional() {
         // 32 bytes encode to 43 characters and one `=`.
-        let padded = CallbackSecret::generate().unwrap().expose_secret();
+        let generated = CallbackSecret::generate().unwrap();
+        let padded = generated.expose_secret();
         assert!(padded.ends_with('='));
         let unpadded = padded.trim_end_matches('=');
         let bare = &padded[CallbackSecret::PREFIX.len()..];
-        let reference = CallbackSecret::parse(&padded).unwrap().mac("id", 7, b"b");
+        let reference = CallbackSecret::parse(padded).unwrap().mac("id", 7, b"b");
         for text in [unpadded, bare, &format!(" {padded}\n")] {
             let secret = CallbackSecret::parse(text).unwrap();
             assert_eq!(secret.mac("id", 7, b"b"), reference, "{text}");

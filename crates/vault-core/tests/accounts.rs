@@ -481,6 +481,54 @@ async fn parallel_guesses_cannot_pass_the_limit() {
     );
 }
 
+fn at(address: &str) -> Client {
+    Client::at(address.parse().unwrap())
+}
+
+#[tokio::test]
+async fn ipv6_addresses_are_throttled_by_their_64() {
+    let kit = kit();
+    kit.signed_up("ada@example.com").await;
+    for _ in 0..5 {
+        kit.accounts
+            .sign_in(
+                "ada@example.com",
+                secret("wrong password here"),
+                at("2001:db8:1:2::1"),
+            )
+            .await
+            .unwrap_err();
+    }
+    // Another address of the same /64 is the same client (one host holds the whole /64)...
+    let same = kit
+        .accounts
+        .sign_in(
+            "ada@example.com",
+            secret(PASSWORD),
+            at("2001:db8:1:2:ffff::9"),
+        )
+        .await;
+    assert!(matches!(defect(same), AccountDefect::Throttled { .. }));
+    // ...the next /64 is another.
+    kit.session_from(at("2001:db8:1:3::1")).await;
+    // A dual-stack socket's IPv4-mapped address is its IPv4 address.
+    for _ in 0..5 {
+        kit.accounts
+            .sign_in(
+                "ada@example.com",
+                secret("wrong password here"),
+                at("::ffff:192.0.2.1"),
+            )
+            .await
+            .unwrap_err();
+    }
+    let mapped = kit
+        .accounts
+        .sign_in("ada@example.com", secret(PASSWORD), here())
+        .await;
+    assert!(matches!(defect(mapped), AccountDefect::Throttled { .. }));
+}
+
 #[tokio::test]
 async fn forgot_password_answers_alike_and_the_link_resets_once_and_ends_sessions() {
     let kit = kit();

@@ -77,19 +77,33 @@ impl Default for AccountsConfig {
     }
 }
 
-/// Where a request comes from, for per-address throttling.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Where a request comes from, for the per-address rules of sign-in throttling. There is no
+/// default: a caller says where the request came from ([`Client::at`]) or that it does not
+/// know ([`Client::unknown_address`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Client {
-    /// The client's address, if known.
-    pub address: Option<IpAddr>,
+    address: Option<IpAddr>,
 }
 
 impl Client {
-    /// A client at `address`.
+    /// A client at `address`: the peer address of the connection, or the one a proxy you trust
+    /// forwards. IPv6 addresses count by their /64 ([`crate::accounts::throttle::AddressBlock`]).
     pub fn at(address: IpAddr) -> Self {
         Self {
             address: Some(address),
         }
+    }
+
+    /// A client whose address is not known. Avoid it: only the account-wide rule then guards
+    /// the account, so one attacker can lock it from anywhere, the owner's sign-ins without
+    /// an address too. Use it only where no address exists (a local tool, a test).
+    pub fn unknown_address() -> Self {
+        Self { address: None }
+    }
+
+    /// The client's address, if known.
+    pub fn address(&self) -> Option<IpAddr> {
+        self.address
     }
 }
 

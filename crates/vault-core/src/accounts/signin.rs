@@ -9,7 +9,7 @@ use crate::accounts::email::Email;
 use crate::accounts::records::{TokenPurpose, TokenRecord, User};
 use crate::accounts::secrets;
 use crate::accounts::service::{Accounts, Client, NewSession, live_token, refused, take_token};
-use crate::accounts::throttle::ThrottleKey;
+use crate::accounts::throttle::{AddressBlock, ThrottleKey};
 use crate::password::PasswordHash;
 use crate::store::{Scope, Transaction};
 
@@ -47,14 +47,13 @@ impl std::fmt::Debug for Challenge {
 
 fn throttle_keys(email: &str, client: &Client) -> [Option<ThrottleKey>; 3] {
     let email = email.to_owned();
+    let address = client.address().map(AddressBlock::of);
     [
         Some(ThrottleKey::SignIn {
             email: email.clone(),
         }),
-        client
-            .address
-            .map(|address| ThrottleKey::SignInFromAddress { email, address }),
-        client.address.map(ThrottleKey::SignInAddress),
+        address.map(|address| ThrottleKey::SignInFromAddress { email, address }),
+        address.map(ThrottleKey::SignInAddress),
     ]
 }
 
@@ -112,7 +111,7 @@ impl Accounts {
             let mut event = self
                 .event("account.sign_in.failed")
                 .detail("email", &key_email);
-            if let Some(address) = client.address {
+            if let Some(address) = client.address() {
                 event = event.detail("address", address);
             }
             self.audit(event).await;

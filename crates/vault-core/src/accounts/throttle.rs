@@ -6,15 +6,58 @@
 //! progressive locks), the account from anywhere (loose: only a distributed attack reaches it),
 //! and the address (password spraying). An attacker can thus lock an account only briefly and
 //! only from their own address, not the owner's (account-lockout DoS), and nothing differs
-//! between existing and unknown accounts.
+//! between existing and unknown accounts. Addresses count by [`AddressBlock`]: an IPv6
+//! address by its /64.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use time::{Duration, OffsetDateTime};
 
 use crate::accounts::records::ThrottleState;
 use crate::ids::UserId;
+
+/// What throttling counts as one client: an IPv4 address, or the /64 an IPv6 address lies in.
+/// One host usually holds a whole /64, so counting single IPv6 addresses would hand it 2^64
+/// budgets. An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, as a dual-stack socket reports
+/// an IPv4 peer) is its IPv4 address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AddressBlock(IpAddr);
+
+impl AddressBlock {
+    /// The block `address` belongs to.
+    pub fn of(address: IpAddr) -> Self {
+        match address {
+            IpAddr::V4(_) => Self(address),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self(IpAddr::V4(v4)),
+                None => Self(IpAddr::V6(Ipv6Addr::from_bits(
+                    v6.to_bits() & (u128::MAX << 64),
+                ))),
+            },
+        }
+    }
+
+    /// The block's first address: the IPv4 address, or the /64's network address.
+    pub fn network(self) -> IpAddr {
+        self.0
+    }
+}
+
+impl From<IpAddr> for AddressBlock {
+    fn from(address: IpAddr) -> Self {
+        Self::of(address)
+    }
+}
+
+impl fmt::Display for AddressBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(v4) => write!(f, "{v4}"),
+            IpAddr::V6(v6) => write!(f, "{v6}/64"),
+        }
+    }
+}
 
 /// What a throttle counter counts. Typed, so two flows cannot share a counter by a typo in a
 /// string; [`ThrottleKey::storage_key`] is the stable text a store keeps it under.
@@ -25,8 +68,8 @@ pub enum ThrottleKey {
     SignInFromAddress {
         /// The normalized email.
         email: String,
-        /// The client address.
-        address: IpAddr,
+        /// The client's address block.
+        address: AddressBlock,
     },
     /// Password checks of one account from anywhere.
     SignIn {
@@ -34,7 +77,7 @@ pub enum ThrottleKey {
         email: String,
     },
     /// Password checks from one address over all accounts.
-    SignInAddress(IpAddr),
+    SignInAddress(AddressBlock),
     /// Second-factor codes (TOTP or recovery) of one user.
     SecondFactor(UserId),
     /// Notice mails of one kind to one user.
@@ -222,5 +265,25 @@ mod tests {
             reserve(&mut s, &rule(), t0).unwrap();
         }
         assert!(reserve(&mut s, &rule(), t0 + Duration::minutes(10)).is_ok());
+    }
+
+    fn block(text: &str) -> AddressBlock {
+        AddressBlock::of(text.parse().unwrap())
+    }
+
+    #[test]
+    fn ipv4_counts_as_itself_and_ipv6_by_its_64() {
+        assert_eq!(block("192.0.2.1").to_string(), "192.0.2.1");
+        assert_ne!(block("192.0.2.1"), block("192.0.2.2"));
+        assert_eq!(block("2001:db8:1:2:3:4:5:6"), block("2001:db8:1:2::ffff"));
+        assert_eq!(
+            block("2001:db8:1:2:3:4:5:6").to_string(),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(block("2001:db8:1:2::1"), block("2001:db8:1:3::1"));
+        assert_eq!(block("::ffff:192.0.2.1"), block("192.0.2.1"), "IPv4-mapped");
+        assert_eq!(block("::1").to_string(), "::/64");
+        let key = ThrottleKey::SignInAddress(block("2001:db8::7"));
+        assert_eq!(key.storage_key(), "sign_in:address:2001:db8::/64");
     }
 }

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
 use vault_core::accounts::{
     AccountDefect, Accounts, AccountsConfig, Challenge, Client, Links, Outbox, Proof, SessionToken,
-    SignIn, WorkspaceMembership,
+    SignIn, ThrottlePolicy, WorkspaceMembership,
 };
 use vault_core::audit::MemoryAuditSink;
 use vault_core::password::{HashParams, Passwords};
@@ -43,6 +43,10 @@ fn totp() -> Totp {
 }
 
 fn kit_with(member_of: WorkspaceId) -> Kit {
+    kit_with_throttle(member_of, ThrottlePolicy::default())
+}
+
+fn kit_with_throttle(member_of: WorkspaceId, throttle: ThrottlePolicy) -> Kit {
     let store = Arc::new(MemoryStore::new());
     let outbox = Outbox::new();
     let clock = ManualClock::default();
@@ -57,6 +61,7 @@ fn kit_with(member_of: WorkspaceId) -> Kit {
         .membership(Arc::new(Members(member_of)))
         .config(AccountsConfig {
             links: Links::new("https://vault.example"),
+            throttle,
             ..AccountsConfig::default()
         })
         .build();
@@ -138,7 +143,7 @@ impl Kit {
             .unwrap()
         {
             SignIn::Session(s) => s.token,
-            SignIn::TwoFactorRequired(_) => panic!("2FA was not expected"),
+            other => panic!("2FA was not expected: {other:?}"),
         }
     }
 }
@@ -448,7 +453,7 @@ impl Kit {
             .unwrap()
         {
             SignIn::Session(s) => s.token,
-            SignIn::TwoFactorRequired(_) => panic!("no 2FA"),
+            other => panic!("no 2FA: {other:?}"),
         }
     }
 }
@@ -479,6 +484,179 @@ async fn parallel_guesses_cannot_pass_the_limit() {
         checked, 5,
         "exactly the limit of guesses reached the password check"
     );
+}
+
+fn at(address: &str) -> Client {
+    Client::at(address.parse().unwrap())
+}
+
+#[tokio::test]
+async fn ipv6_addresses_are_throttled_by_their_64() {
+    let kit = kit();
+    kit.signed_up("ada@example.com").await;
+    for _ in 0..5 {
+        kit.accounts
+            .sign_in(
+                "ada@example.com",
+                secret("wrong password here"),
+                at("2001:db8:1:2::1"),
+            )
+            .await
+            .unwrap_err();
+    }
+    // Another address of the same /64 is the same client (one host holds the whole /64)...
+    let same = kit
+        .accounts
+        .sign_in(
+            "ada@example.com",
+            secret(PASSWORD),
+            at("2001:db8:1:2:ffff::9"),
+        )
+        .await;
+    assert!(matches!(defect(same), AccountDefect::Throttled { .. }));
+    // ...the next /64 is another.
+    kit.session_from(at("2001:db8:1:3::1")).await;
+    // A dual-stack socket's IPv4-mapped address is its IPv4 address.
+    for _ in 0..5 {
+        kit.accounts
+            .sign_in(
+                "ada@example.com",
+                secret("wrong password here"),
+                at("::ffff:192.0.2.1"),
+            )
+            .await
+            .unwrap_err();
+    }
+    let mapped = kit
+        .accounts
+        .sign_in("ada@example.com", secret(PASSWORD), here())
+        .await;
+    assert!(matches!(defect(mapped), AccountDefect::Throttled { .. }));
+}
+
+#[tokio::test]
+async fn without_an_address_only_the_accounts_pool_applies() {
+    let kit = kit();
+    kit.signed_up("ada@example.com").await;
+    let unknown = Client::unknown_address();
+    assert_eq!(unknown.address(), None);
+    for _ in 0..50 {
+        assert_eq!(
+            defect(
+                kit.accounts
+                    .sign_in("ada@example.com", secret("wrong password here"), unknown)
+                    .await
+            ),
+            AccountDefect::InvalidCredentials,
+            "no per-address rule without an address"
+        );
+    }
+    // The pool spent, a caller without an address is refused, right password or not...
+    let right = kit
+        .accounts
+        .sign_in("ada@example.com", secret(PASSWORD), unknown)
+        .await;
+    assert!(matches!(defect(right), AccountDefect::Throttled { .. }));
+    // ...while callers that give one still sign in: their shares never meet the pool.
+    kit.session_from(elsewhere()).await;
+}
+
+#[tokio::test]
+async fn guesses_at_sign_in_never_block_a_password_change() {
+    let kit = kit();
+    kit.signed_up("ada@example.com").await;
+    let session = kit.session("ada@example.com", PASSWORD).await;
+    for _ in 0..51 {
+        kit.accounts
+            .sign_in(
+                "ada@example.com",
+                secret("wrong password here"),
+                Client::unknown_address(),
+            )
+            .await
+            .unwrap_err();
+    }
+    kit.accounts
+        .change_password(&session, secret(PASSWORD), secret(OTHER_PASSWORD))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_mailed_sign_in_code_is_never_logged_audited_or_printed() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // No shares and a pool of one check: one wrong guess spends it.
+    let kit = kit_with_throttle(
+        WorkspaceId::random(),
+        ThrottlePolicy {
+            shares_per_account: 0,
+            account: vault_core::accounts::ThrottleRule {
+                attempts: 1,
+                ..ThrottlePolicy::default().account
+            },
+            ..ThrottlePolicy::default()
+        },
+    );
+    kit.signed_up("ada@example.com").await;
+    kit.accounts
+        .sign_in("ada@example.com", secret("wrong password here"), here())
+        .await
+        .unwrap_err();
+    let challenge = match kit
+        .accounts
+        .sign_in("ada@example.com", secret(PASSWORD), elsewhere())
+        .await
+        .unwrap()
+    {
+        SignIn::MailedCodeRequired(c) => c,
+        other => panic!("the pool is spent: {other:?}"),
+    };
+    let code = mailed_code(&kit.outbox, "ada@example.com");
+    let session = match kit
+        .accounts
+        .complete_mailed_code(&challenge, code.expose_secret())
+        .await
+        .unwrap()
+    {
+        SignIn::Session(s) => s,
+        other => panic!("no 2FA: {other:?}"),
+    };
+    assert_eq!(format!("{challenge:?}"), "Challenge([redacted])");
+    let secrets = [
+        code.expose_secret(),
+        challenge.expose_secret(),
+        session.token.expose_secret(),
+    ];
+    let events = serde_json::to_string(&kit.audit.events()).unwrap();
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for secret in secrets {
+        assert!(!events.contains(secret) && !logs.contains(secret));
+    }
+    let actions = kit.audit.actions();
+    assert!(
+        actions.contains(&"account.sign_in.code_mailed"),
+        "{actions:?}"
+    );
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[tokio::test]
@@ -742,7 +920,7 @@ async fn challenge(kit: &Kit) -> Challenge {
         .unwrap()
     {
         SignIn::TwoFactorRequired(c) => c,
-        SignIn::Session(_) => panic!("2FA is on: a challenge was expected"),
+        other => panic!("2FA is on: a challenge was expected, got {other:?}"),
     }
 }
 

@@ -71,7 +71,7 @@ impl App {
             .unwrap()
         {
             SignIn::Session(s) => (user, s.token),
-            SignIn::TwoFactorRequired(_) => unreachable!("no 2FA here"),
+            other => unreachable!("no 2FA here: {other:?}"),
         }
     }
 }

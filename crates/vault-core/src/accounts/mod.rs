@@ -30,7 +30,7 @@ pub use service::{
 pub use signin::{Challenge, SignIn};
 #[cfg(feature = "smtp")]
 pub use smtp::SmtpMailer;
-pub use throttle::{ThrottleKey, ThrottlePolicy, ThrottleRule};
+pub use throttle::{AddressBlock, ThrottleKey, ThrottlePolicy, ThrottleRule};
 pub use two_factor::TwoFactorEnabled;
 
 /// Why an account operation was refused. Sign-in failures are deliberately vague: an unknown

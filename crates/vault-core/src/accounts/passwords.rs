@@ -24,10 +24,10 @@ impl Accounts {
         new: SecretString,
     ) -> Result<NewSession, Error> {
         let (session, user) = self.session_user(token).await?;
-        let key = ThrottleKey::SignIn {
-            email: user.email.normalized().to_owned(),
-        };
-        self.reserve(&key, &self.config().throttle.account).await?;
+        // A counter of its own: guesses at sign-in, from anywhere, must not block a change.
+        let key = ThrottleKey::CurrentPassword(user.id);
+        self.reserve(&key, &self.config().throttle.second_factor)
+            .await?;
         let stored = user
             .password_hash
             .as_deref()

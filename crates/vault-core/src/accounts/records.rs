@@ -84,9 +84,20 @@ pub enum TokenPurpose {
     ChangeEmail,
     /// The second step of a sign-in with 2FA.
     TwoFactorChallenge,
+    /// A sign-in code mailed because the account's pool of password checks is spent.
+    SignInCode,
 }
 
 impl TokenPurpose {
+    /// Every purpose, so a store can map its stored names back without a list of its own.
+    pub const ALL: [Self; 5] = [
+        Self::VerifyEmail,
+        Self::ResetPassword,
+        Self::ChangeEmail,
+        Self::TwoFactorChallenge,
+        Self::SignInCode,
+    ];
+
     /// A stable name for stores.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -94,6 +105,7 @@ impl TokenPurpose {
             Self::ResetPassword => "reset_password",
             Self::ChangeEmail => "change_email",
             Self::TwoFactorChallenge => "two_factor_challenge",
+            Self::SignInCode => "sign_in_code",
         }
     }
 }

@@ -51,6 +51,9 @@ pub struct AccountsConfig {
     pub email_change_ttl: Duration,
     /// How long the second step of a 2FA sign-in may take.
     pub challenge_ttl: Duration,
+    /// How long a sign-in code mailed past a spent pool works (see
+    /// [`crate::accounts::SignIn::MailedCodeRequired`]).
+    pub sign_in_code_ttl: Duration,
     /// Wrong typed codes before a mailed code stops working.
     pub code_attempts: u32,
     /// Mails of one kind to one account per [`AccountsConfig::mail_window`].
@@ -70,6 +73,7 @@ impl Default for AccountsConfig {
             reset_ttl: Duration::minutes(30),
             email_change_ttl: Duration::hours(1),
             challenge_ttl: Duration::minutes(5),
+            sign_in_code_ttl: Duration::minutes(15),
             code_attempts: 5,
             mails_per_window: 3,
             mail_window: Duration::minutes(15),
@@ -77,19 +81,34 @@ impl Default for AccountsConfig {
     }
 }
 
-/// Where a request comes from, for per-address throttling.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Where a request comes from, for the per-address rules of sign-in throttling. There is no
+/// default: a caller says where the request came from ([`Client::at`]) or that it does not
+/// know ([`Client::unknown_address`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Client {
-    /// The client's address, if known.
-    pub address: Option<IpAddr>,
+    address: Option<IpAddr>,
 }
 
 impl Client {
-    /// A client at `address`.
+    /// A client at `address`: the peer address of the connection, or the one a proxy you trust
+    /// forwards. IPv6 addresses count by their /64 ([`crate::accounts::throttle::AddressBlock`]).
     pub fn at(address: IpAddr) -> Self {
         Self {
             address: Some(address),
         }
+    }
+
+    /// A client whose address is not known. Avoid it: only the account's pool then guards
+    /// the account, so one attacker can spend it from anywhere, and while it is spent every
+    /// sign-in without an address is refused (`Throttled`) — the owner's too, with no mailed
+    /// code to fall back on. Use it only where no address exists (a local tool, a test).
+    pub fn unknown_address() -> Self {
+        Self { address: None }
+    }
+
+    /// The client's address, if known.
+    pub fn address(&self) -> Option<IpAddr> {
+        self.address
     }
 }
 
@@ -501,16 +520,16 @@ impl Accounts {
         let outcome = throttle::reserve(&mut state, rule, now);
         tx.put_throttle(key, &state).await?;
         tx.commit().await?;
-        match outcome {
-            Ok(()) => Ok(()),
-            Err(until) => {
-                let wait = (until - now).whole_seconds().max(1);
-                Err(refused(AccountDefect::Throttled {
-                    retry_after_secs: u32::try_from(wait).unwrap_or(u32::MAX),
-                }))
-            }
-        }
+        outcome.map_err(|until| throttled(now, until))
     }
+}
+
+/// `Throttled` with the seconds from `now` to `until` (at least one).
+pub(crate) fn throttled(now: OffsetDateTime, until: OffsetDateTime) -> Error {
+    let wait = (until - now).whole_seconds().max(1);
+    refused(AccountDefect::Throttled {
+        retry_after_secs: u32::try_from(wait).unwrap_or(u32::MAX),
+    })
 }
 
 /// The live token with this hash and purpose.
@@ -557,12 +576,26 @@ pub(crate) async fn take_token_by_code(
         .into_iter()
         .filter(|t| t.expires_at > now && t.code_hash.is_some())
         .max_by_key(|t| t.created_at);
-    let Some(mut record) = newest else {
+    let Some(record) = newest else {
         return Ok(CodeAttempt::NoToken);
     };
+    try_code(tx, record, code, max_attempts).await
+}
+
+/// Checks a typed code against one token, `record`, as read in `tx` (scoped to its user): on
+/// a match the token is consumed; on a miss its failure count grows, and at `max_attempts` it
+/// is deleted.
+pub(crate) async fn try_code(
+    tx: &mut (dyn Transaction + '_),
+    mut record: TokenRecord,
+    code: &SecretHash,
+    max_attempts: u32,
+) -> Result<CodeAttempt, Error> {
     if record.code_hash.is_some_and(|h| h.ct_eq(code)) {
-        tx.delete_token(&record.token_hash).await?;
-        return Ok(CodeAttempt::Taken(record));
+        return Ok(match tx.delete_token(&record.token_hash).await? {
+            true => CodeAttempt::Taken(record),
+            false => CodeAttempt::NoToken,
+        });
     }
     record.failed_attempts += 1;
     if record.failed_attempts >= max_attempts {

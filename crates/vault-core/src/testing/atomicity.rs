@@ -15,11 +15,12 @@ use crate::Error;
 use crate::access::{AccessControl, Actor, Catalog, Grantee, Product, ProductRole, WorkspaceRole};
 use crate::accounts::{
     Accounts, AccountsConfig, Client, Email, Links, Outbox, Proof, SessionToken, SignIn,
+    ThrottleKey, ThrottleState,
 };
 use crate::clock::{Clock, ManualClock};
 use crate::ids::{UserId, WorkspaceId};
 use crate::password::{HashParams, Passwords};
-use crate::store::Store;
+use crate::store::{Scope, Store};
 use crate::totp::{SealedSecret, SealingKey, Totp};
 
 const PASSWORD: &str = "violet-otter-planet-92-saxophone";
@@ -134,7 +135,7 @@ impl Kit {
             .unwrap()
         {
             SignIn::Session(s) => s.token,
-            SignIn::TwoFactorRequired(_) => panic!("no 2FA yet"),
+            other => panic!("no 2FA yet, no attack: {other:?}"),
         };
         Person { id, email, session }
     }
@@ -160,6 +161,32 @@ impl Kit {
         // The next code is of a later step (the confirming one is used).
         self.clock.advance(Duration::seconds(30));
         (person, enrolment.sealed)
+    }
+
+    /// Spends the pool of `email`'s account and hands out every share, as many addresses
+    /// guessing would.
+    async fn spend_the_pool(&self, email: &str) {
+        let email = Email::parse(email).unwrap().normalized().to_owned();
+        let now = self.clock.now();
+        let pool = ThrottleKey::SignIn {
+            email: email.clone(),
+        };
+        let shares = ThrottleKey::SignInShares { email };
+        let scope = Scope::throttle(pool.clone()).and_throttle(shares.clone());
+        let mut tx = self.faults.begin(scope).await.unwrap();
+        let spent = ThrottleState {
+            locked_until: Some(now + Duration::hours(1)),
+            locks: 1,
+            ..ThrottleState::default()
+        };
+        tx.put_throttle(&pool, &spent).await.unwrap();
+        let handed_out = ThrottleState {
+            attempts: 10,
+            window_start: Some(now),
+            ..ThrottleState::default()
+        };
+        tx.put_throttle(&shares, &handed_out).await.unwrap();
+        tx.commit().await.unwrap();
     }
 
     async fn actor(&self, person: &Person) -> Actor {
@@ -431,7 +458,7 @@ pub async fn two_factor_steps_are_all_or_nothing(store: Arc<dyn Store>) {
                 .unwrap()
             {
                 SignIn::TwoFactorRequired(c) => c,
-                SignIn::Session(_) => panic!("2FA is on"),
+                other => panic!("2FA is on: {other:?}"),
             };
             let id = person.id;
             ((person.id, sealed, challenge), vec![id], vec![])
@@ -460,6 +487,57 @@ pub async fn two_factor_steps_are_all_or_nothing(store: Arc<dyn Store>) {
             kit.accounts
                 .disable_two_factor(&person.session, secret(PASSWORD), code.expose_secret())
                 .await
+        },
+    );
+}
+
+/// Past a spent pool: the sign-in that issues the mailed code (its token, the cleared
+/// counter; the mail only once committed), and the completion with the code (the token's use
+/// and the session).
+pub async fn mailed_code_steps_are_all_or_nothing(store: Arc<dyn Store>) {
+    let kit = Kit::new(store);
+    all_or_nothing!(
+        &kit,
+        "sign_in past a spent pool",
+        async {
+            let (id, email) = kit.signed_up().await;
+            kit.spend_the_pool(&email).await;
+            (email, vec![id], vec![])
+        },
+        |email| async {
+            match kit
+                .accounts
+                .sign_in(email, secret(PASSWORD), client())
+                .await?
+            {
+                SignIn::MailedCodeRequired(_) => Ok(()),
+                other => panic!("the pool is spent: {other:?}"),
+            }
+        },
+    );
+    all_or_nothing!(
+        &kit,
+        "complete_mailed_code",
+        async {
+            let (id, email) = kit.signed_up().await;
+            kit.spend_the_pool(&email).await;
+            let challenge = match kit
+                .accounts
+                .sign_in(&email, secret(PASSWORD), client())
+                .await
+                .unwrap()
+            {
+                SignIn::MailedCodeRequired(c) => c,
+                other => panic!("the pool is spent: {other:?}"),
+            };
+            let code = kit.mailed_code(&email);
+            ((challenge, code), vec![id], vec![])
+        },
+        |(challenge, code)| async {
+            kit.accounts
+                .complete_mailed_code(challenge, code.expose_secret())
+                .await
+                .map(|_| ())
         },
     );
 }

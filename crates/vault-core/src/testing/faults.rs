@@ -363,13 +363,6 @@ pub struct Snapshot {
     subscriptions: Vec<Subscription>,
 }
 
-const PURPOSES: [TokenPurpose; 4] = [
-    TokenPurpose::VerifyEmail,
-    TokenPurpose::ResetPassword,
-    TokenPurpose::ChangeEmail,
-    TokenPurpose::TwoFactorChallenge,
-];
-
 impl Snapshot {
     /// Reads the rows of `users` and `workspaces` through a read view of `store`.
     pub async fn take(
@@ -392,7 +385,7 @@ impl Snapshot {
         };
         for user in users {
             snapshot.users.push(tx.user(*user).await?);
-            for purpose in PURPOSES {
+            for purpose in TokenPurpose::ALL {
                 snapshot.tokens.extend(tx.tokens_of(*user, purpose).await?);
             }
             snapshot.sessions.extend(tx.sessions_of(*user).await?);

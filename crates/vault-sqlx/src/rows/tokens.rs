@@ -33,14 +33,7 @@ struct TokenRow {
 }
 
 fn purpose_from_str(text: &str) -> Option<TokenPurpose> {
-    [
-        TokenPurpose::VerifyEmail,
-        TokenPurpose::ResetPassword,
-        TokenPurpose::ChangeEmail,
-        TokenPurpose::TwoFactorChallenge,
-    ]
-    .into_iter()
-    .find(|p| p.as_str() == text)
+    TokenPurpose::ALL.into_iter().find(|p| p.as_str() == text)
 }
 
 impl TokenRow {

@@ -41,6 +41,7 @@ pub mod cases {
     pub use super::transactions::*;
     pub use crate::testing::access_flows::*;
     pub use crate::testing::atomicity::*;
+    pub use crate::testing::sign_in_throttling::*;
 }
 
 /// What the suite checks: the row store and the key store of one implementation.
@@ -171,7 +172,13 @@ macro_rules! store_conformance {
             password_reset_is_all_or_nothing,
             email_change_is_all_or_nothing,
             two_factor_steps_are_all_or_nothing,
+            mailed_code_steps_are_all_or_nothing,
             access_steps_are_all_or_nothing,
+            guesses_from_one_address_never_lock_the_owner_out_elsewhere,
+            ten_addresses_guessing_never_lock_the_owner_out,
+            past_the_pool_a_right_password_earns_a_mailed_code,
+            a_mailed_code_still_asks_for_the_second_factor,
+            parallel_guesses_pass_no_budget,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {

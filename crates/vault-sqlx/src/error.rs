@@ -37,14 +37,20 @@ pub enum SqlError {
     /// The driver failed (connection, timeout, query).
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// No answer within the store call's deadline ([`crate::StoreOptions::deadline`]): the
+    /// database is stalled, or the link to it stopped forwarding.
+    #[error("no answer from the database within {0:?}")]
+    DeadlinePassed(std::time::Duration),
 }
 
 impl SqlError {
     /// Whether the failure means "the database is not reachable or too busy now; retry later"
     /// rather than a fault of the request or the data.
     pub fn is_unavailable(&self) -> bool {
-        let SqlError::Database(err) = self else {
-            return false;
+        let err = match self {
+            SqlError::Database(err) => err,
+            SqlError::DeadlinePassed(_) => return true,
+            _ => return false,
         };
         match err {
             sqlx::Error::Io(_)
@@ -125,9 +131,16 @@ impl Unique {
 
 /// Maps a unique violation to [`SqlError::Conflict`], leaving other errors as they are.
 pub(crate) fn conflict_on_unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> SqlError {
+    move |err| conflict_if_unique(what)(SqlError::Database(err))
+}
+
+/// [`conflict_on_unique`] for an error already in this crate's type.
+pub(crate) fn conflict_if_unique(what: &'static str) -> impl FnOnce(SqlError) -> SqlError {
     move |err| match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => SqlError::Conflict(what),
-        _ => SqlError::Database(err),
+        SqlError::Database(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            SqlError::Conflict(what)
+        }
+        _ => err,
     }
 }
 
@@ -139,6 +152,7 @@ mod tests {
     fn timeouts_and_lost_connections_are_unavailable() {
         assert!(SqlError::Database(sqlx::Error::PoolTimedOut).is_unavailable());
         assert!(SqlError::Database(sqlx::Error::PoolClosed).is_unavailable());
+        assert!(SqlError::DeadlinePassed(std::time::Duration::from_secs(2)).is_unavailable());
         assert!(unavailable_code("57014"), "statement_timeout");
         assert!(unavailable_code("08006"));
         assert!(unavailable_code("5"), "SQLITE_BUSY");

@@ -1,7 +1,7 @@
 //! API keys in SQL: the key id is the primary key (the O(1) lookup of every API call);
 //! rotation is one transaction; on PostgreSQL a revocation or rotation also sends a
 //! `NOTIFY` in its transaction, so other instances drop their cached record (see
-//! [`crate::CachedKeyStore`]).
+//! [`crate::CachedKeyStore`]). Each call answers within the store's deadline.
 
 use std::sync::Arc;
 
@@ -12,7 +12,8 @@ use vault_core::{
     Environment, Error, KeyId, KeyMetadata, KeyStore, PermissionSet, ProductId, UserId, WorkspaceId,
 };
 
-use crate::error::{SqlError, conflict_on_unique};
+use crate::deadline::pooled;
+use crate::error::{SqlError, conflict_if_unique, conflict_on_unique};
 use crate::store::{
     SqlStore, begin_write, from_nanos, from_opt_nanos, opt_nanos, to_nanos, with_pool,
 };
@@ -141,11 +142,11 @@ macro_rules! bind_key {
 impl SqlStore {
     async fn insert_key_row(&self, record: &KeyRecord) -> Result<(), SqlError> {
         let values = KeyValues::of(record)?;
+        let call = self.deadline.start();
         with_pool!(self, |pool, pg| {
-            bind_key!(sqlx::query(INSERT), values)
-                .execute(pool)
-                .await
-                .map_err(conflict_on_unique("key id exists"))?;
+            let insert = bind_key!(sqlx::query(INSERT), values);
+            pooled!(&call, pool, |conn| insert.execute(conn))
+                .map_err(conflict_if_unique("key id exists"))?;
         });
         Ok(())
     }
@@ -154,11 +155,11 @@ impl SqlStore {
         const SQL: &str = "SELECT id, name, workspace_id, product, environment, permissions, \
              created_by, created_at, expires_at, revoked_at, last_used_at, rotated_from, \
              secret_hash FROM api_keys WHERE id = $1";
+        let call = self.deadline.start();
         let row: Option<KeyRow> = with_pool!(self, |pool, pg| {
-            sqlx::query_as(SQL)
+            pooled!(&call, pool, |conn| sqlx::query_as(SQL)
                 .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?
+                .fetch_optional(conn))?
         });
         row.map(KeyRow::into_record).transpose()
     }
@@ -167,11 +168,11 @@ impl SqlStore {
         const SQL: &str = "SELECT id, name, workspace_id, product, environment, permissions, \
              created_by, created_at, expires_at, revoked_at, last_used_at, rotated_from, \
              secret_hash FROM api_keys WHERE workspace_id = $1 ORDER BY created_at, id";
+        let call = self.deadline.start();
         let rows: Vec<KeyRow> = with_pool!(self, |pool, pg| {
-            sqlx::query_as(SQL)
+            pooled!(&call, pool, |conn| sqlx::query_as(SQL)
                 .bind(*workspace.as_uuid())
-                .fetch_all(pool)
-                .await?
+                .fetch_all(conn))?
         });
         rows.into_iter().map(KeyRow::into_record).collect()
     }
@@ -186,23 +187,27 @@ impl SqlStore {
              RETURNING id, name, workspace_id, product, environment, permissions, created_by, \
              created_at, expires_at, revoked_at, last_used_at, rotated_from, secret_hash";
         let at = to_nanos(at)?;
+        let call = self.deadline.start();
         let row: Option<KeyRow> = with_pool!(self, |pool, pg| {
-            let mut tx = pool.begin().await?;
-            let row: Option<KeyRow> = sqlx::query_as(SQL)
-                .bind(id.as_str())
-                .bind(at)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if pg && row.is_some() {
-                // Delivered to the listeners at commit, never for a rolled-back change.
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(KEY_CHANGES_CHANNEL)
+            call.run(async {
+                let mut tx = pool.begin().await?;
+                let row: Option<KeyRow> = sqlx::query_as(SQL)
                     .bind(id.as_str())
-                    .execute(&mut *tx)
+                    .bind(at)
+                    .fetch_optional(&mut *tx)
                     .await?;
-            }
-            tx.commit().await?;
-            row
+                if pg && row.is_some() {
+                    // Delivered to the listeners at commit, never for a rolled-back change.
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(KEY_CHANGES_CHANNEL)
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok::<_, SqlError>(row)
+            })
+            .await?
         });
         row.map(KeyRow::into_record).transpose()
     }
@@ -215,60 +220,66 @@ impl SqlStore {
     ) -> Result<Result<(), Error>, SqlError> {
         let values = KeyValues::of(successor)?;
         let old_expires_at = to_nanos(old_expires_at)?;
+        let call = self.deadline.start();
         with_pool!(self, |pool, pg| {
-            let mut tx = begin_write!(pool, pg)?;
-            let revoked: Option<Option<i64>> = sqlx::query_scalar(if pg {
-                "SELECT revoked_at FROM api_keys WHERE id = $1 FOR UPDATE"
-            } else {
-                "SELECT revoked_at FROM api_keys WHERE id = $1"
-            })
-            .bind(old.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            match revoked {
-                None => return Ok(Err(Error::KeyNotFound(*old))),
-                Some(Some(_)) => return Ok(Err(Error::KeyRevoked(*old))),
-                Some(None) => {}
-            }
-            bind_key!(sqlx::query(INSERT), values)
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict_on_unique("key id exists"))?;
-            sqlx::query("UPDATE api_keys SET expires_at = $2 WHERE id = $1")
+            call.run(async {
+                let mut tx = begin_write!(pool, pg)?;
+                let revoked: Option<Option<i64>> = sqlx::query_scalar(if pg {
+                    "SELECT revoked_at FROM api_keys WHERE id = $1 FOR UPDATE"
+                } else {
+                    "SELECT revoked_at FROM api_keys WHERE id = $1"
+                })
                 .bind(old.as_str())
-                .bind(old_expires_at)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-            if pg {
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(KEY_CHANGES_CHANNEL)
+                match revoked {
+                    None => return Ok(Err(Error::KeyNotFound(*old))),
+                    Some(Some(_)) => return Ok(Err(Error::KeyRevoked(*old))),
+                    Some(None) => {}
+                }
+                bind_key!(sqlx::query(INSERT), values)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict_on_unique("key id exists"))?;
+                sqlx::query("UPDATE api_keys SET expires_at = $2 WHERE id = $1")
                     .bind(old.as_str())
+                    .bind(old_expires_at)
                     .execute(&mut *tx)
                     .await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(Ok(()))
+                if pg {
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(KEY_CHANGES_CHANNEL)
+                        .bind(old.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok::<_, SqlError>(Ok(()))
+            })
+            .await
+        })
     }
 
     /// Records when keys were last used, a batch in one transaction (for a writer that
-    /// collects uses off the request path). A stored later time is never moved back.
+    /// collects uses off the request path). A stored later time is never moved back. Each
+    /// statement, the begin and the commit answer within the store's deadline.
     pub async fn record_last_used(&self, uses: &[(KeyId, OffsetDateTime)]) -> Result<(), SqlError> {
         const SQL: &str = "UPDATE api_keys SET last_used_at = $2 \
              WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
         if uses.is_empty() {
             return Ok(());
         }
+        let deadline = self.deadline;
         with_pool!(self, |pool, pg| {
-            let mut tx = pool.begin().await?;
+            let mut tx = deadline.start().run(pool.begin()).await?;
             for (id, at) in uses {
-                sqlx::query(SQL)
+                let update = sqlx::query(SQL)
                     .bind(id.as_str())
                     .bind(to_nanos(*at)?)
-                    .execute(&mut *tx)
-                    .await?;
+                    .execute(&mut *tx);
+                deadline.start().run(update).await?;
             }
-            tx.commit().await?;
+            deadline.start().run(tx.commit()).await?;
         });
         Ok(())
     }

@@ -33,6 +33,7 @@
 
 mod arg;
 mod cache;
+mod deadline;
 mod error;
 mod keys;
 mod rows;

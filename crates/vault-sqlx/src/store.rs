@@ -10,25 +10,33 @@ use sqlx::sqlite::{
 };
 use time::OffsetDateTime;
 
+use crate::deadline::Deadline;
 use crate::error::SqlError;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Pool and timeout settings. The defaults suit an API server: a request waits at most
-/// [`StoreOptions::acquire_timeout`] for a connection and a statement runs at most
-/// [`StoreOptions::statement_timeout`]; past either the store answers
-/// [`vault_core::Error::StoreUnavailable`] (a 503), never a hang.
+/// Pool and timeout settings. The defaults suit an API server: every store call answers
+/// within [`StoreOptions::deadline`], whatever the database or the link to it does, and past
+/// it the store answers [`vault_core::Error::StoreUnavailable`] (a 503 with `Retry-After`),
+/// never a hang.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
     /// Most connections in the pool (default 8).
     pub max_connections: u32,
     /// Connections kept open while idle (default 1).
     pub min_connections: u32,
-    /// How long to wait for a free connection (default 2 s).
+    /// How long to wait for a free connection (default 2 s; the deadline bounds it too).
     pub acquire_timeout: Duration,
-    /// PostgreSQL `statement_timeout` and SQLite busy timeout (default 5 s).
+    /// PostgreSQL `statement_timeout` and SQLite busy timeout (default 5 s): what the database
+    /// enforces on a statement it received, to spare itself the work.
     pub statement_timeout: Duration,
+    /// The longest one store call may take, measured here: a key lookup, each statement of a
+    /// transaction, its begin and its commit, the wait for a connection included (default
+    /// 2 s). Unlike `statement_timeout` it holds when the query or its answer is stuck on the
+    /// way (a partition that keeps TCP connections open). A connection whose statement was
+    /// cut off is closed, not reused; a commit cut off may still have committed.
+    pub deadline: Duration,
     /// Whether to run the embedded migrations on connect (default `true`).
     pub migrate: bool,
 }
@@ -40,6 +48,7 @@ impl Default for StoreOptions {
             min_connections: 1,
             acquire_timeout: Duration::from_secs(2),
             statement_timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(2),
             migrate: true,
         }
     }
@@ -51,6 +60,7 @@ impl Default for StoreOptions {
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pub(crate) backend: Backend,
+    pub(crate) deadline: Deadline,
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +115,7 @@ impl SqlStore {
                 Self::sqlite_pool(options).connect_lazy_with(Self::sqlite_options(url, options)?);
             Ok(Self {
                 backend: Backend::Sqlite(pool),
+                deadline: Deadline::new(options.deadline),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = Self::postgres_options(url, options)?;
@@ -114,6 +125,7 @@ impl SqlStore {
                     pool,
                     options: Box::new(connect),
                 },
+                deadline: Deadline::new(options.deadline),
             })
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
@@ -164,6 +176,7 @@ impl SqlStore {
             .await?;
         Ok(Self {
             backend: Backend::Sqlite(pool),
+            deadline: Deadline::new(options.deadline),
         })
     }
 
@@ -177,6 +190,7 @@ impl SqlStore {
                 pool,
                 options: Box::new(connect),
             },
+            deadline: Deadline::new(options.deadline),
         })
     }
 
@@ -262,4 +276,14 @@ pub(crate) fn from_opt_nanos(
     nanos: Option<i64>,
 ) -> Result<Option<OffsetDateTime>, SqlError> {
     nanos.map(|n| from_nanos(table, n)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_call_is_bounded_to_two_seconds_by_default() {
+        assert_eq!(StoreOptions::default().deadline, Duration::from_secs(2));
+    }
 }

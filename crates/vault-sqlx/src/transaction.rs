@@ -1,7 +1,8 @@
 //! The unit of work of [`SqlStore`]: [`SqlTransaction`], a SQLite or PostgreSQL transaction
 //! holding the locks of its [`Scope`], or a read view whose statements each run on the pool.
 //! Every statement of the row traits goes through [`SqlTransaction::execute`] (refused in a
-//! read view) or a fetch; the traits themselves are implemented in [`crate::rows`].
+//! read view) or a fetch; the traits themselves are implemented in [`crate::rows`]. Each
+//! statement, the begin (with its locks) and the commit answer within the store's deadline.
 
 use std::ops::{Deref, DerefMut};
 
@@ -14,11 +15,18 @@ use vault_core::Error;
 use vault_core::store::{Scope, Store, Transaction};
 
 use crate::arg::Arg;
+use crate::deadline::{self, Deadline};
 use crate::error::SqlError;
 use crate::store::{Backend, SqlStore, opt_nanos};
 
-/// A write transaction or a read view, of either backend.
-pub(crate) enum SqlTransaction {
+/// A write transaction or a read view, of either backend, and the deadline of each call.
+pub(crate) struct SqlTransaction {
+    link: AnyLink,
+    deadline: Deadline,
+}
+
+/// The link of a [`SqlTransaction`], by backend.
+enum AnyLink {
     Sqlite(Link<Sqlite>),
     Postgres(Link<Postgres>),
 }
@@ -55,6 +63,18 @@ impl<DB: Database> Link<DB> {
     }
 }
 
+impl<DB: Database> Conn<'_, DB> {
+    /// Ends the use of the connection for one statement: a pooled one goes back to the pool
+    /// (or is closed, see [`deadline::settle`]); a transaction's stays with it (cut off, the
+    /// transaction fails as a whole and sqlx rolls it back when it is dropped).
+    fn settle<T>(self, outcome: Result<T, SqlError>) -> Result<T, SqlError> {
+        match self {
+            Self::Transaction(_) => outcome,
+            Self::Pooled(conn) => deadline::settle(conn, outcome),
+        }
+    }
+}
+
 impl<DB: Database> Deref for Conn<'_, DB> {
     type Target = DB::Connection;
 
@@ -76,22 +96,30 @@ impl<DB: Database> DerefMut for Conn<'_, DB> {
 }
 
 /// Runs `$body` with `$conn` bound to a `&mut` connection of the transaction `$tx` for
-/// `$access`: each arm is type-checked against its own driver, the SQL written once.
+/// `$access`, the wait for a connection and the statement within one deadline: each arm is
+/// type-checked against its own driver, the SQL written once.
 macro_rules! on_conn {
-    ($tx:expr, $access:expr, |$conn:ident| $body:expr) => {
-        match $tx {
-            SqlTransaction::Sqlite(link) => {
-                let mut held = link.conn($access).await?;
-                let $conn: &mut sqlx::SqliteConnection = &mut held;
-                $body
+    ($tx:expr, $access:expr, |$conn:ident| $body:expr) => {{
+        let call = $tx.deadline.start();
+        match &mut $tx.link {
+            AnyLink::Sqlite(link) => {
+                let mut held = call.run(link.conn($access)).await?;
+                let done = {
+                    let $conn: &mut sqlx::SqliteConnection = &mut held;
+                    call.run(async { $body }).await
+                };
+                held.settle(done)
             }
-            SqlTransaction::Postgres(link) => {
-                let mut held = link.conn($access).await?;
-                let $conn: &mut sqlx::PgConnection = &mut held;
-                $body
+            AnyLink::Postgres(link) => {
+                let mut held = call.run(link.conn($access)).await?;
+                let done = {
+                    let $conn: &mut sqlx::PgConnection = &mut held;
+                    call.run(async { $body }).await
+                };
+                held.settle(done)
             }
         }
-    };
+    }};
 }
 
 /// Binds every [`Arg`] of `$args` to `$query`, in order (`$1`, `$2`, …).
@@ -135,7 +163,7 @@ impl SqlTransaction {
     ) -> Result<u64, SqlError> {
         on_conn!(self, Access::Write, |conn| {
             let done = bind!(sqlx::query(sql), args).execute(conn).await?;
-            Ok(done.rows_affected())
+            Ok::<_, SqlError>(done.rows_affected())
         })
     }
 
@@ -146,7 +174,7 @@ impl SqlTransaction {
         args: &[Arg<'_>],
     ) -> Result<Vec<R>, SqlError> {
         on_conn!(self, Access::Read, |conn| {
-            Ok(bind!(sqlx::query_as(sql), args).fetch_all(conn).await?)
+            Ok::<_, SqlError>(bind!(sqlx::query_as(sql), args).fetch_all(conn).await?)
         })
     }
 }
@@ -154,26 +182,39 @@ impl SqlTransaction {
 #[async_trait]
 impl Store for SqlStore {
     async fn begin(&self, scope: Scope) -> Result<Box<dyn Transaction + '_>, Error> {
-        let tx = match &self.backend {
+        let call = self.deadline.start();
+        let link = match &self.backend {
             // SQLite has one writer: taking the write lock up front is the whole scope (a
             // read-then-write transaction could otherwise fail to upgrade).
             Backend::Sqlite(pool) => {
-                let tx = pool.begin_with("BEGIN IMMEDIATE").await;
-                SqlTransaction::Sqlite(Link::Write(tx.map_err(SqlError::from)?))
+                let tx = call.run(pool.begin_with("BEGIN IMMEDIATE")).await?;
+                AnyLink::Sqlite(Link::Write(tx))
             }
             Backend::Postgres { pool, .. } => {
-                let mut tx = pool.begin().await.map_err(SqlError::from)?;
-                lock(&mut tx, &scope).await?;
-                SqlTransaction::Postgres(Link::Write(tx))
+                let tx = call
+                    .run(async {
+                        let mut tx = pool.begin().await?;
+                        lock(&mut tx, &scope).await?;
+                        Ok::<_, SqlError>(tx)
+                    })
+                    .await?;
+                AnyLink::Postgres(Link::Write(tx))
             }
         };
-        Ok(Box::new(tx))
+        Ok(Box::new(SqlTransaction {
+            link,
+            deadline: self.deadline,
+        }))
     }
 
     async fn read(&self) -> Result<Box<dyn Transaction + '_>, Error> {
-        Ok(Box::new(match &self.backend {
-            Backend::Sqlite(pool) => SqlTransaction::Sqlite(Link::Read(pool.clone())),
-            Backend::Postgres { pool, .. } => SqlTransaction::Postgres(Link::Read(pool.clone())),
+        let link = match &self.backend {
+            Backend::Sqlite(pool) => AnyLink::Sqlite(Link::Read(pool.clone())),
+            Backend::Postgres { pool, .. } => AnyLink::Postgres(Link::Read(pool.clone())),
+        };
+        Ok(Box::new(SqlTransaction {
+            link,
+            deadline: self.deadline,
         }))
     }
 }
@@ -219,12 +260,13 @@ async fn lock(conn: &mut PgConnection, scope: &Scope) -> Result<(), SqlError> {
 #[async_trait]
 impl Transaction for SqlTransaction {
     async fn commit(self: Box<Self>) -> Result<(), Error> {
-        let done = match *self {
-            Self::Sqlite(Link::Write(tx)) => tx.commit().await,
-            Self::Postgres(Link::Write(tx)) => tx.commit().await,
-            Self::Sqlite(Link::Read(_)) | Self::Postgres(Link::Read(_)) => Ok(()),
-        };
-        Ok(done.map_err(SqlError::from)?)
+        let call = self.deadline.start();
+        match self.link {
+            AnyLink::Sqlite(Link::Write(tx)) => call.run(tx.commit()).await?,
+            AnyLink::Postgres(Link::Write(tx)) => call.run(tx.commit()).await?,
+            AnyLink::Sqlite(Link::Read(_)) | AnyLink::Postgres(Link::Read(_)) => {}
+        }
+        Ok(())
     }
 }
 

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod relay;
+
 use std::future::Future;
 use std::sync::Arc;
 

@@ -11,12 +11,21 @@ use std::task::{Context, Poll};
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION};
+use actix_web::http::header::{ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CONTENT_LENGTH};
 use pin_project_lite::pin_project;
 use vault_core::guard::{Answers, Guard, GuardOptions, Inspection};
 use vault_core::{Principal, Rejection, Requirement, VerifyKey};
 
 use crate::problem::problem_response;
+
+/// The largest unread body read (and dropped) before a refusal goes out, so the connection
+/// stays open for the next request: actix-http closes one whose announced body was not read.
+/// Larger bodies are left unread and the connection closes, at the client's cost, not ours.
+const DRAIN_LIMIT: usize = 64 * 1024;
+
+/// How long a refusal waits for that small body before it goes out anyway (and the connection
+/// closes).
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Requires a valid API key on every request it wraps (an `App`, `Scope` or `Resource`).
 ///
@@ -134,6 +143,11 @@ where
 }
 
 /// The [`Service`] built by [`RequireApiKey`] around the wrapped service.
+///
+/// A refusal of a request with a small body (64 KiB at most) is sent once that body is read
+/// (waiting 1 s at most), so the connection stays open for the next request: actix-http
+/// closes one whose body was left unread. A request that expects `100 Continue` is refused
+/// without its body being read, which would invite it.
 pub struct RequireApiKeyMiddleware<S, V: ?Sized> {
     // `Rc`: the inner service is called only after verification, from the response future.
     service: Rc<S>,
@@ -183,11 +197,39 @@ where
                 service: Rc::clone(&self.service),
                 answers: self.answers.clone(),
             },
-            Inspection::Reject(rejection) => State::Answered {
-                response: Some(answer(request, &rejection)),
-            },
+            Inspection::Reject(rejection) => refuse(request, rejection),
         };
         ResponseFuture { state }
+    }
+}
+
+/// The state that answers `rejection`: at once, or once a small body is read (see
+/// `DRAIN_LIMIT`). A request that expects `100 Continue` is answered at once: reading its
+/// body would invite it.
+fn refuse<S, B>(mut request: ServiceRequest, rejection: Rejection) -> State<S, B>
+where
+    S: Service<ServiceRequest>,
+{
+    let small_body = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|length| length > 0 && length <= DRAIN_LIMIT);
+    if !small_body || request.head().expect() {
+        return State::Answered {
+            response: Some(answer(request, &rejection)),
+        };
+    }
+    let body = actix_web::body::BodyStream::new(request.take_payload());
+    State::Draining {
+        drain: Box::pin(async move {
+            // The body is dropped unread past the limit, on a read error or after the time:
+            // actix-http then closes the connection, as before.
+            let read = actix_web::body::to_bytes_limited(body, DRAIN_LIMIT);
+            let _ = actix_web::rt::time::timeout(DRAIN_TIME, read).await;
+        }),
+        request: Some(request),
+        rejection: Some(Box::new(rejection)),
     }
 }
 
@@ -226,6 +268,11 @@ pin_project! {
         Calling {
             #[pin]
             response: S::Future,
+        },
+        Draining {
+            drain: Pin<Box<dyn Future<Output = ()>>>,
+            request: Option<ServiceRequest>,
+            rejection: Option<Box<Rejection>>,
         },
         Answered {
             response: Option<ServiceResponse<EitherBody<B>>>,
@@ -277,8 +324,20 @@ where
                             let response = service.call(request);
                             state.set(State::Calling { response });
                         }
-                        Err(rejection) => return Poll::Ready(Ok(answer(request, &rejection))),
+                        Err(rejection) => state.set(refuse(request, rejection)),
                     }
+                }
+                StateProj::Draining {
+                    drain,
+                    request,
+                    rejection,
+                } => {
+                    std::task::ready!(drain.as_mut().poll(cx));
+                    let (request, rejection) = request
+                        .take()
+                        .zip(rejection.take())
+                        .expect("ResponseFuture polled after it ended");
+                    return Poll::Ready(Ok(answer(request, &rejection)));
                 }
                 StateProj::Calling { response } => {
                     return response
@@ -736,5 +795,166 @@ mod tests {
         let request = TestRequest::post().insert_header(bearer(&token));
         assert_eq!(send(both, &calls, request).await.status, 200);
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// A real server (one worker) with `POST /jobs` behind the middleware and an open
+    /// `GET /health`: what a refusal does to the connection shows only on a socket.
+    fn serve(kit: &TestKeys) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let middleware = require(kit, "jobs:create");
+        let server =
+            actix_web::HttpServer::new(move || {
+                App::new()
+                    .route("/health", web::get().to(HttpResponse::Ok))
+                    .service(web::resource("/jobs").wrap(middleware.clone()).route(
+                        web::post().to(|body: web::Bytes| async move {
+                            HttpResponse::Created().body(body)
+                        }),
+                    ))
+            })
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    }
+
+    /// Reads one final answer (skipping `100 Continue`): its head, lowercased, and body;
+    /// `None` if the connection closed first.
+    fn read_answer(stream: &mut std::net::TcpStream) -> Option<(String, String)> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        loop {
+            let mut byte = [0];
+            if stream.read(&mut byte).ok()? == 0 {
+                return None;
+            }
+            bytes.push(byte[0]);
+            if bytes.ends_with(b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
+                if head.starts_with("http/1.1 100") {
+                    bytes.clear();
+                    continue;
+                }
+                let length = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .map_or(0, |n| n.trim().parse().unwrap());
+                let mut body = vec![0; length];
+                stream.read_exact(&mut body).ok()?;
+                return Some((head, String::from_utf8_lossy(&body).into_owned()));
+            }
+        }
+    }
+
+    /// Runs `client` on a blocking thread (the server shares this runtime) with a connection
+    /// to `addr`.
+    async fn client<T: Send + 'static>(
+        addr: std::net::SocketAddr,
+        client: impl FnOnce(std::net::TcpStream) -> T + Send + 'static,
+    ) -> T {
+        actix_web::rt::task::spawn_blocking(move || {
+            let stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            client(stream)
+        })
+        .await
+        .unwrap()
+    }
+
+    #[actix_web::test]
+    async fn a_refused_small_post_leaves_the_connection_open() {
+        use std::io::Write;
+        let kit = TestKeys::new();
+        let (addr, server) = serve(&kit);
+        let (refusal, next) = client(addr, |mut stream| {
+            // The body comes a moment after the head, as from a client that writes twice.
+            stream
+                .write_all(b"POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n")
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            stream.write_all(b"{}").unwrap();
+            let refusal = read_answer(&mut stream);
+            stream
+                .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+            (refusal, read_answer(&mut stream))
+        })
+        .await;
+        server.stop(false).await;
+        let (head, body) = refusal.expect("the refusal");
+        assert!(head.starts_with("http/1.1 401"), "{head}");
+        assert!(body.contains("missing_api_key"), "{body}");
+        assert!(!head.contains("connection: close"), "{head}");
+        let (head, _) = next.expect("a second answer on the same connection");
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+    }
+
+    #[actix_web::test]
+    async fn a_large_unread_body_is_not_waited_for() {
+        use std::io::Write;
+        let kit = TestKeys::new();
+        let (addr, server) = serve(&kit);
+        let (refusal, elapsed) = client(addr, |mut stream| {
+            let started = std::time::Instant::now();
+            stream
+                .write_all(b"POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n")
+                .unwrap();
+            (read_answer(&mut stream), started.elapsed())
+        })
+        .await;
+        server.stop(false).await;
+        let (head, _) = refusal.expect("the refusal");
+        assert!(head.starts_with("http/1.1 401"), "{head}");
+        assert!(head.contains("connection: close"), "{head}");
+        assert!(elapsed < DRAIN_TIME / 2, "answered after {elapsed:?}");
+    }
+
+    #[actix_web::test]
+    async fn the_body_of_a_request_expecting_100_continue_is_not_waited_for() {
+        use std::io::Write;
+        let kit = TestKeys::new();
+        let (addr, server) = serve(&kit);
+        let (refusal, elapsed) = client(addr, |mut stream| {
+            let started = std::time::Instant::now();
+            stream
+                .write_all(
+                    b"POST /jobs HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\
+                      Content-Length: 2\r\n\r\n",
+                )
+                .unwrap();
+            (read_answer(&mut stream), started.elapsed())
+        })
+        .await;
+        server.stop(false).await;
+        let (head, _) = refusal.expect("the refusal");
+        assert!(head.starts_with("http/1.1 401"), "{head}");
+        assert!(elapsed < DRAIN_TIME / 2, "answered after {elapsed:?}");
+    }
+
+    #[actix_web::test]
+    async fn a_body_that_never_comes_delays_the_refusal_at_most_the_drain_time() {
+        use std::io::Write;
+        let kit = TestKeys::new();
+        let (addr, server) = serve(&kit);
+        let (refusal, elapsed) = client(addr, |mut stream| {
+            let started = std::time::Instant::now();
+            stream
+                .write_all(b"POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{}")
+                .unwrap();
+            (read_answer(&mut stream), started.elapsed())
+        })
+        .await;
+        server.stop(false).await;
+        let (head, _) = refusal.expect("the refusal");
+        assert!(head.starts_with("http/1.1 401"), "{head}");
+        assert!(head.contains("connection: close"), "{head}");
+        assert!(elapsed < DRAIN_TIME * 3, "answered after {elapsed:?}");
     }
 }

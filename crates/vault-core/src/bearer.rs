@@ -1,7 +1,8 @@
 //! `Authorization: Bearer <token>` parsing on raw header bytes, shared by every adapter.
 //!
 //! RFC 6750 §2.1: `Bearer 1*SP token68`. The scheme is case-insensitive; surrounding
-//! whitespace (RFC 9110 OWS) is ignored; anything else is malformed.
+//! whitespace (RFC 9110 OWS: SP and HTAB only) is ignored; anything else, form feed, CR and
+//! LF included, is malformed.
 
 use crate::verdict::{AuthError, HeaderDefect};
 
@@ -30,13 +31,25 @@ where
     parse(first)
 }
 
-/// Extracts the token from one `Authorization` header value.
+/// Extracts the token from one `Authorization` header value. Spaces and tabs around the
+/// value are ignored; a form feed, CR or LF anywhere is [`HeaderDefect::BadCharacters`] (or
+/// [`HeaderDefect::NotBearer`] in front of the scheme), never trimmed.
+///
+/// ```
+/// use vault_core::{AuthError, HeaderDefect, bearer};
+///
+/// assert_eq!(bearer::parse(b" Bearer abc\t"), Ok("abc"));
+/// let refused = Err(AuthError::MalformedHeader(HeaderDefect::BadCharacters));
+/// assert_eq!(bearer::parse(b"Bearer abc\r\n"), refused);
+/// assert_eq!(bearer::parse(b"Bearer \x0cabc"), refused);
+/// ```
 pub fn parse(value: &[u8]) -> Result<&str, AuthError> {
     let malformed = |defect| Err(AuthError::MalformedHeader(defect));
     if value.len() > MAX_HEADER_LEN {
         return malformed(HeaderDefect::TooLong);
     }
-    let value = value.trim_ascii();
+    // OWS only: `trim_ascii` would also drop form feed, CR and LF, which no header may hold.
+    let value = trim_ows(value);
     const SCHEME: &[u8] = b"bearer";
     let Some((scheme, rest)) = value.split_at_checked(SCHEME.len()) else {
         return malformed(HeaderDefect::NotBearer);
@@ -47,19 +60,32 @@ pub fn parse(value: &[u8]) -> Result<&str, AuthError> {
     match rest.first() {
         None => return malformed(HeaderDefect::EmptyToken),
         Some(b' ') => {}
-        Some(b'\t') => return malformed(HeaderDefect::BadCharacters),
+        // A tab, form feed, CR or LF where the space belongs: the scheme is right, the
+        // separator is not.
+        Some(b) if b.is_ascii_whitespace() || b.is_ascii_control() => {
+            return malformed(HeaderDefect::BadCharacters);
+        }
         // `Bearerx...`: another scheme that merely starts with "bearer".
         Some(_) => return malformed(HeaderDefect::NotBearer),
     }
-    let token = rest.trim_ascii_start();
+    // `1*SP`: the spaces go; a tab or any other byte left in front fails token68 below.
+    let token = &rest[rest.iter().take_while(|b| **b == b' ').count()..];
     if token.is_empty() {
         return malformed(HeaderDefect::EmptyToken);
     }
-    if rest[..rest.len() - token.len()].contains(&b'\t') || !is_token68(token) {
+    if !is_token68(token) {
         return malformed(HeaderDefect::BadCharacters);
     }
     // token68 is ASCII, so this cannot fail.
     std::str::from_utf8(token).or(malformed(HeaderDefect::BadCharacters))
+}
+
+/// `value` without leading and trailing `OWS = *( SP / HTAB )`.
+fn trim_ows(value: &[u8]) -> &[u8] {
+    let ows = |b: &u8| matches!(b, b' ' | b'\t');
+    let start = value.iter().take_while(|b| ows(b)).count();
+    let end = value.len() - value[start..].iter().rev().take_while(|b| ows(b)).count();
+    &value[start..end]
 }
 
 /// `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
@@ -95,6 +121,37 @@ mod tests {
         assert_eq!(parse(b"Bearer    abc").unwrap(), "abc");
         assert_eq!(parse(b"  Bearer abc  ").unwrap(), "abc");
         assert_eq!(parse(b"Bearer abc\t").unwrap(), "abc");
+        assert_eq!(parse(b"\t Bearer abc \t").unwrap(), "abc");
+    }
+
+    #[test]
+    fn form_feed_cr_and_lf_around_the_token_are_malformed() {
+        // Only SP and HTAB are OWS (RFC 9110 §5.6.3); other whitespace is not trimmed.
+        for value in [
+            b"Bearer abc\x0c".as_slice(),
+            b"Bearer abc\r",
+            b"Bearer abc\n",
+            b"Bearer abc\r\n",
+            b"Bearer \x0cabc",
+            b"Bearer \rabc",
+            b"Bearer \nabc",
+            b"Bearer\x0cabc",
+            b"Bearer\nabc",
+        ] {
+            assert_eq!(
+                defect(value),
+                Some(HeaderDefect::BadCharacters),
+                "{value:?}"
+            );
+        }
+        for value in [
+            b"\x0cBearer abc".as_slice(),
+            b"\rBearer abc",
+            b"\nBearer abc",
+            b"\r\n Bearer abc",
+        ] {
+            assert!(defect(value).is_some(), "{value:?}");
+        }
     }
 
     #[test]
@@ -153,5 +210,34 @@ mod tests {
             token_from_headers(Vec::<&[u8]>::new()),
             Err(AuthError::MissingKey)
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn whitespace_other_than_ows_around_the_token_is_refused(
+            token in "[A-Za-z0-9._~+/-]{1,40}",
+            before in proptest::collection::vec(proptest::sample::select(b" \t\x0c\r\n".to_vec()), 0..4),
+            after in proptest::collection::vec(proptest::sample::select(b" \t\x0c\r\n".to_vec()), 0..4),
+        ) {
+            let mut value = b"Bearer ".to_vec();
+            value.extend_from_slice(&before);
+            value.extend_from_slice(token.as_bytes());
+            value.extend_from_slice(&after);
+            let foreign = |bytes: &[u8]| bytes.iter().any(|b| !matches!(b, b' ' | b'\t'));
+            let tab_before = before.contains(&b'\t');
+            match parse(&value) {
+                Ok(parsed) => {
+                    proptest::prop_assert_eq!(parsed, token.as_str());
+                    proptest::prop_assert!(!foreign(&before) && !foreign(&after) && !tab_before);
+                }
+                Err(error) => {
+                    proptest::prop_assert_eq!(
+                        error,
+                        AuthError::MalformedHeader(HeaderDefect::BadCharacters)
+                    );
+                    proptest::prop_assert!(foreign(&before) || foreign(&after) || tab_before);
+                }
+            }
+        }
     }
 }

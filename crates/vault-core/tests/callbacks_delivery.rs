@@ -1,6 +1,6 @@
 //! Delivery (feature `delivery`) against a scripted receiver on 127.0.0.1: retries with
-//! backoff on network errors, 5xx and 429 (honouring `Retry-After`), none on other 4xx or
-//! redirects, bounded attempts, and the record of every attempt.
+//! backoff on network errors, 5xx, 429 and 409 (honouring `Retry-After`), none on other 4xx
+//! or redirects, bounded attempts, and the record of every attempt.
 #![cfg(feature = "delivery")]
 
 use std::collections::VecDeque;
@@ -189,6 +189,23 @@ async fn a_retry_after_beyond_the_policy_ends_the_delivery() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(receiver.seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_receiver_still_handling_an_earlier_attempt_is_asked_again_after_its_wait() {
+    let secret = CallbackSecret::generate().unwrap();
+    let (url, receiver) = start(&secret, vec![with_header(409, "retry-after", "1")]).await;
+    let report = sender(&secret, fast_policy())
+        .send(&url, "msg_1", BODY)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, DeliveryOutcome::Delivered);
+    assert_eq!(report.attempts.len(), 2);
+    assert_eq!(report.attempts[0].status, Some(409));
+    assert_eq!(report.attempts[0].next_delay, Some(Duration::from_secs(1)));
+    let seen = receiver.seen.lock().unwrap();
+    assert!(seen[1].at.duration_since(seen[0].at) >= Duration::from_secs(1));
+    assert!(seen.iter().all(|s| s.id == "msg_1" && s.verified));
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Delivery (feature `delivery`): [`CallbackSender`] POSTs a signed callback and retries
-//! with exponential backoff and jitter on network errors, 5xx and 429 (honouring
+//! with exponential backoff and jitter on network errors, 5xx, 429 and 409 (honouring
 //! `Retry-After`), never on other 4xx, never following a redirect; it returns a record of
 //! every attempt.
 
@@ -111,8 +111,8 @@ pub struct Attempt {
 pub enum DeliveryOutcome {
     /// The receiver answered 2xx.
     Delivered,
-    /// The receiver answered a status that is not retried (4xx other than 429, or 3xx:
-    /// redirects are never followed).
+    /// The receiver answered a status that is not retried (4xx other than 409 and 429, or
+    /// 3xx: redirects are never followed).
     Rejected,
     /// Every attempt failed, or the receiver asked to wait longer than the policy allows.
     Exhausted,
@@ -330,10 +330,13 @@ impl fmt::Debug for CallbackSender {
     }
 }
 
-/// Whether a response status is worth another attempt: 5xx and 429. Other 4xx cannot get
-/// better by repeating the request; 1xx and 3xx (redirects are never followed) neither.
+/// Whether a response status is worth another attempt: 5xx, 429, and 409, which a receiver
+/// answers while it is still handling an earlier attempt of the same message (ours do, with
+/// `Retry-After`; so does the IETF idempotency-key draft): once that attempt ends, the retry
+/// is acknowledged or handled. Other 4xx cannot get better by repeating the request; 1xx and
+/// 3xx (redirects are never followed) neither.
 fn is_retried(status: u16) -> bool {
-    (500..=599).contains(&status) || status == 429
+    (500..=599).contains(&status) || status == 429 || status == 409
 }
 
 fn parse_url(url: &str) -> Result<Url, CallbackDefect> {
@@ -388,8 +391,8 @@ mod tests {
     }
 
     #[test]
-    fn only_server_errors_and_429_are_retried() {
-        for retried in [500, 502, 503, 504, 599, 429] {
+    fn only_server_errors_429_and_409_are_retried() {
+        for retried in [500, 502, 503, 504, 599, 429, 409] {
             assert!(is_retried(retried), "{retried}");
         }
         for not in [

@@ -1,7 +1,9 @@
 //! A receiver of signed callbacks (Standard Webhooks v1) on axum, behind `vault-axum`'s
-//! `VerifiedCallbackBody` extractor: answers 204 to a verified callback and prints it as one
-//! JSON line on stdout (`id`, `timestamp`, `body`); anything else gets 401 (413 if too
-//! large) with a problem+json body and is not printed. Replays within the window are refused.
+//! `VerifyCallbackLayer` and `VerifiedCallbackBody` extractor: answers 204 to a verified
+//! callback and prints it as one JSON line on stdout (`id`, `timestamp`, `body`); anything
+//! else gets 401 (413 if too large) with a problem+json body and is not printed. Each message
+//! is printed once: a redelivery of one printed is acknowledged (200) without printing it
+//! again, one arriving while it is being printed gets 409 with `Retry-After`.
 //!
 //! `cargo run -p vault-examples --bin callback-receiver -- --addr 127.0.0.1:0 --secret whsec_...`
 //! and point a Submit server at it with `--callback-url http://HOST:PORT/callbacks
@@ -16,7 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::StatusCode;
-use vault_axum::VerifiedCallbackBody;
+use vault_axum::{VerifiedCallbackBody, VerifyCallbackLayer};
 use vault_core::callbacks::{CallbackVerifier, ReplayGuard};
 use vault_examples::{ReceiverArgs, announce, log_to_stderr};
 
@@ -36,9 +38,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 }
 
 fn app(verifier: Arc<CallbackVerifier>) -> Router {
-    // Every path and method: the extractor decides, so a wrong path is a 401, not a 404 that
-    // would tell a prober what exists.
-    Router::new().fallback(receive).with_state(verifier)
+    // Every path and method: the layer decides, so a wrong path is a 401, not a 404 that
+    // would tell a prober what exists. The layer also settles each message with the
+    // handler's answer (the replay memory needs it).
+    Router::new()
+        .fallback(receive)
+        .layer(VerifyCallbackLayer::from_arc(Arc::clone(&verifier)))
+        .with_state(verifier)
 }
 
 async fn receive(callback: VerifiedCallbackBody) -> StatusCode {
@@ -93,7 +99,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_verified_callback_is_204_and_a_replay_401() {
+    async fn a_verified_callback_is_204_and_its_redelivery_acknowledged() {
         let app = app(verifier());
         let body = r#"{"type":"job.created"}"#;
         let first = app
@@ -106,7 +112,8 @@ mod tests {
             .oneshot(signed_request(SECRET, "msg_1", body))
             .await
             .unwrap();
-        assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(again.status(), StatusCode::OK);
+        assert_eq!(again.headers()["content-type"], "application/json");
     }
 
     #[tokio::test]

@@ -3,9 +3,11 @@
 //! table) is vault-core's [`Guard`](vault_core::Guard); this crate only translates, so an
 //! actix server answers byte for byte like a tower or axum one.
 //!
-//! Receivers of signed callbacks take the [`VerifiedCallbackBody`] extractor: the payload is
-//! verified with vault-core's `CallbackVerifier` before the handler runs, and refused with the
-//! same problem+json answers as vault-axum's.
+//! Receivers of signed callbacks wrap their routes in the [`VerifyCallback`] middleware and
+//! take the [`VerifiedCallbackBody`] extractor: the payload is verified with vault-core's
+//! `CallbackVerifier` before the handler runs, each message is handled once (a redelivery of
+//! a processed one is acknowledged, one during its handling answers 409), and refusals are
+//! the same problem+json answers as vault-axum's.
 //!
 //! ```
 //! use actix_web::{App, HttpResponse, test, web};
@@ -56,7 +58,9 @@ mod middleware;
 mod problem;
 mod rejection;
 
-pub use callbacks::{CallbackRefused, VerifiedCallbackBody};
+pub use callbacks::{
+    CallbackFuture, CallbackRefused, VerifiedCallbackBody, VerifyCallback, VerifyCallbackMiddleware,
+};
 pub use extract::{Caller, RequirePermission, require_permission};
 pub use middleware::{RequireApiKey, RequireApiKeyMiddleware, ResponseFuture};
 pub use problem::problem_response;

@@ -3,8 +3,10 @@
 //! [`Principal`](vault_core::Principal) to handlers, and [`RequirePermission`] checks a
 //! permission per handler or per route. Every refusal answers like the layer.
 //!
-//! Receivers of signed callbacks take the [`VerifiedCallbackBody`] extractor (or wrap routes in
-//! [`VerifyCallbackLayer`]): the body is verified before the handler runs.
+//! Receivers of signed callbacks take the [`VerifiedCallbackBody`] extractor behind
+//! [`VerifyCallbackLayer`]: the body is verified before the handler runs, and each message is
+//! handled once (a redelivery of a processed one is acknowledged, one during its handling
+//! answers 409). Without a replay memory the extractor can also verify alone.
 //!
 //! ```
 //! use axum::{Router, routing::{get, post}};

@@ -6,7 +6,7 @@
 //! - key verdicts: [`Rejection`](crate::Rejection) (see [`crate::rejection`]), `AuthError` →
 //!   401 / 403 / 503;
 //! - received callbacks: [`CallbackRejection`](crate::callbacks::CallbackRejection), 401 / 413
-//!   / 400;
+//!   / 409 / 400;
 //! - everything else a service refuses: `From<&`[`Error`](crate::Error)`>` and `From` each
 //!   detail enum ([`AccountDefect`](crate::accounts::AccountDefect),
 //!   [`AccessDefect`](crate::access::AccessDefect),

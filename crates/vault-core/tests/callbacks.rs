@@ -1,13 +1,13 @@
 //! Signed callbacks through the public API, as the product docs describe them: the Standard
-//! Webhooks test vectors, tampering, the timestamp window, secret rotation, replays and the
-//! guard against API keys in payloads.
+//! Webhooks test vectors, tampering, the timestamp window, secret rotation, redeliveries
+//! (once processed, in progress, after a failure) and the guard against API keys in payloads.
 
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 use vault_core::callbacks::{
     CallbackDefect, CallbackHeader, CallbackHeaders, CallbackSecret, CallbackSigner,
-    CallbackVerifier, ReplayGuard, SignedHeaders,
+    CallbackVerifier, Claim, Delivery, ReplayGuard, SignedHeaders,
 };
 use vault_core::{
     ApiKeys, Environment, Error, ManualClock, MemoryStore, NewKey, Pepper, PermissionSet, UserId,
@@ -83,7 +83,8 @@ fn the_spec_vectors_sign_and_verify() {
             .verify(&headers(v.id, &ts, v.signature), v.body.as_bytes())
             .unwrap();
         assert_eq!(verified.id(), v.id);
-        assert_eq!(verified.timestamp(), at);
+        assert_eq!(verified.callback().timestamp(), at);
+        assert!(!verified.is_duplicate());
     }
 }
 
@@ -99,13 +100,15 @@ fn the_spec_suites_negative_cases_fail() {
         "v1,tFtCZ5RDCPxzWQRWXWPgrCgE2frDBe9gjpbWQxnVfsQ= v1,Mm7xgUVICxZfQ3bgf0h0Dof65L/IFx+PnZvnDWPCX6Q= v1,9DfC1c3eeOrXB6w/5dIDydLNQaEyww5KalE5jLBZucE=",
     ] {
         assert_eq!(
-            verifier.verify(&headers(v.id, &ts, wrong), body),
-            Err(CallbackDefect::NoMatchingSignature)
+            verifier.verify(&headers(v.id, &ts, wrong), body).err(),
+            Some(CallbackDefect::NoMatchingSignature)
         );
     }
     assert_eq!(
-        verifier.verify(&headers(v.id, "hello", v.signature), body),
-        Err(CallbackDefect::BadTimestamp)
+        verifier
+            .verify(&headers(v.id, "hello", v.signature), body)
+            .err(),
+        Some(CallbackDefect::BadTimestamp)
     );
     // The right signature is accepted among others, including another version's.
     let multi = format!(
@@ -124,19 +127,19 @@ fn a_tampered_body_id_or_timestamp_is_rejected() {
     let mut body = BODY.to_vec();
     body[10] ^= 1;
     assert_eq!(
-        verifier.verify(&signed.as_headers(), &body),
-        Err(CallbackDefect::NoMatchingSignature)
+        verifier.verify(&signed.as_headers(), &body).err(),
+        Some(CallbackDefect::NoMatchingSignature)
     );
     let other_id = headers("msg_2", signed.timestamp(), signed.signature());
     assert_eq!(
-        verifier.verify(&other_id, BODY),
-        Err(CallbackDefect::NoMatchingSignature)
+        verifier.verify(&other_id, BODY).err(),
+        Some(CallbackDefect::NoMatchingSignature)
     );
     let moved = (signed.timestamp().parse::<i64>().unwrap() + 1).to_string();
     let other_time = headers(signed.id(), &moved, signed.signature());
     assert_eq!(
-        verifier.verify(&other_time, BODY),
-        Err(CallbackDefect::NoMatchingSignature)
+        verifier.verify(&other_time, BODY).err(),
+        Some(CallbackDefect::NoMatchingSignature)
     );
 }
 
@@ -149,15 +152,15 @@ fn stale_and_future_timestamps_are_rejected() {
     assert!(verifier.verify(&signed.as_headers(), BODY).is_ok());
     clock.advance(Duration::seconds(1));
     assert_eq!(
-        verifier.verify(&signed.as_headers(), BODY),
-        Err(CallbackDefect::TooOld)
+        verifier.verify(&signed.as_headers(), BODY).err(),
+        Some(CallbackDefect::TooOld)
     );
 
     // Signed by a sender whose clock runs ahead.
     clock.advance(Duration::minutes(-10) - Duration::seconds(2));
     assert_eq!(
-        verifier.verify(&signed.as_headers(), BODY),
-        Err(CallbackDefect::TooNew)
+        verifier.verify(&signed.as_headers(), BODY).err(),
+        Some(CallbackDefect::TooNew)
     );
     clock.advance(Duration::seconds(1));
     assert!(verifier.verify(&signed.as_headers(), BODY).is_ok());
@@ -168,8 +171,8 @@ fn stale_and_future_timestamps_are_rejected() {
     assert!(strict.verify(&signed.as_headers(), BODY).is_ok());
     clock.advance(Duration::seconds(31));
     assert_eq!(
-        strict.verify(&signed.as_headers(), BODY),
-        Err(CallbackDefect::TooOld)
+        strict.verify(&signed.as_headers(), BODY).err(),
+        Some(CallbackDefect::TooOld)
     );
 }
 
@@ -187,8 +190,8 @@ fn a_rotated_secret_is_accepted_during_the_overlap() {
     let signed = old_signer.sign("msg_1", BODY).unwrap();
     assert!(receiver_during.verify(&signed.as_headers(), BODY).is_ok());
     assert_eq!(
-        receiver_after.verify(&signed.as_headers(), BODY),
-        Err(CallbackDefect::NoMatchingSignature)
+        receiver_after.verify(&signed.as_headers(), BODY).err(),
+        Some(CallbackDefect::NoMatchingSignature)
     );
 
     // A sender signing with both: any receiver accepts it.
@@ -235,8 +238,8 @@ fn missing_headers_and_garbage_signatures_are_named() {
     let (_, _, signer, verifier) = setup();
     let signed = signer.sign("msg_1", BODY).unwrap();
     assert_eq!(
-        verifier.verify(&CallbackHeaders::default(), BODY),
-        Err(CallbackDefect::MissingHeader(CallbackHeader::Id))
+        verifier.verify(&CallbackHeaders::default(), BODY).err(),
+        Some(CallbackDefect::MissingHeader(CallbackHeader::Id))
     );
     let lookup = |name: &str| signed.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
     let no_signature = CallbackHeaders::from_lookup(|name| {
@@ -245,19 +248,23 @@ fn missing_headers_and_garbage_signatures_are_named() {
             .flatten()
     });
     assert_eq!(
-        verifier.verify(&no_signature, BODY),
-        Err(CallbackDefect::MissingHeader(CallbackHeader::Signature))
+        verifier.verify(&no_signature, BODY).err(),
+        Some(CallbackDefect::MissingHeader(CallbackHeader::Signature))
     );
     for garbage in ["", "v1", "v1,", "v1,####", "sig", "v2,abcd"] {
         assert_eq!(
-            verifier.verify(&headers("msg_1", signed.timestamp(), garbage), BODY),
-            Err(CallbackDefect::MalformedSignature),
+            verifier
+                .verify(&headers("msg_1", signed.timestamp(), garbage), BODY)
+                .err(),
+            Some(CallbackDefect::MalformedSignature),
             "{garbage:?}"
         );
     }
     assert_eq!(
-        verifier.verify(&headers("", signed.timestamp(), signed.signature()), BODY),
-        Err(CallbackDefect::MalformedId)
+        verifier
+            .verify(&headers("", signed.timestamp(), signed.signature()), BODY)
+            .err(),
+        Some(CallbackDefect::MalformedId)
     );
 }
 
@@ -267,8 +274,8 @@ fn oversized_bodies_are_rejected() {
     let big = vec![b'a'; CallbackVerifier::DEFAULT_MAX_BODY_LEN + 1];
     let signed = signer.sign("msg_1", &big).unwrap();
     assert_eq!(
-        verifier.verify(&signed.as_headers(), &big),
-        Err(CallbackDefect::BodyTooLarge {
+        verifier.verify(&signed.as_headers(), &big).err(),
+        Some(CallbackDefect::BodyTooLarge {
             limit: CallbackVerifier::DEFAULT_MAX_BODY_LEN
         })
     );
@@ -276,43 +283,130 @@ fn oversized_bodies_are_rejected() {
     assert!(roomy.verify(&signed.as_headers(), &big).is_ok());
 }
 
-#[test]
-fn a_replay_is_refused_until_its_window_closes() {
+/// A verifier remembering ids, and its memory.
+fn remembering() -> (
+    ManualClock,
+    CallbackSigner,
+    CallbackVerifier,
+    Arc<ReplayGuard>,
+) {
     let (_, clock, signer, verifier) = setup();
     let guard = Arc::new(ReplayGuard::new(1000));
-    let verifier = verifier.replay_guard(Arc::clone(&guard));
+    (
+        clock,
+        signer,
+        verifier.replay_guard(Arc::clone(&guard)),
+        guard,
+    )
+}
+
+fn fresh(delivery: Result<Delivery, CallbackDefect>) -> Claim {
+    match delivery {
+        Ok(Delivery::Fresh(claim)) => claim,
+        other => panic!("expected a fresh delivery: {other:?}"),
+    }
+}
+
+#[test]
+fn an_id_counts_as_received_only_once_its_handler_succeeded() {
+    let (clock, signer, verifier, guard) = remembering();
     let signed = signer.sign("msg_1", BODY).unwrap();
-    assert!(verifier.verify(&signed.as_headers(), BODY).is_ok());
-    assert_eq!(
-        verifier.verify(&signed.as_headers(), BODY),
-        Err(CallbackDefect::Replayed)
-    );
-    // The sender's retry: same id, new timestamp and signature.
+    // The handler failed: its claim is dropped, and the sender's retry runs it again.
+    drop(fresh(verifier.verify(&signed.as_headers(), BODY)));
     clock.advance(Duration::seconds(30));
     let retry = signer.sign("msg_1", BODY).unwrap();
-    assert_eq!(
-        verifier.verify(&retry.as_headers(), BODY),
-        Err(CallbackDefect::Replayed)
-    );
+    let claim = fresh(verifier.verify(&retry.as_headers(), BODY));
+    assert_eq!(claim.callback().id(), "msg_1");
+    claim.processed();
+    // Processed: the same attempt again, or another one signed afresh, is a duplicate.
+    clock.advance(Duration::seconds(30));
+    let later = signer.sign("msg_1", BODY).unwrap();
+    for again in [&signed, &retry, &later] {
+        let delivery = verifier.verify(&again.as_headers(), BODY).unwrap();
+        assert!(delivery.is_duplicate());
+        assert!(delivery.callback().is_duplicate());
+    }
     // A forgery under a fresh id is not recorded.
-    let forged = headers("msg_2", retry.timestamp(), retry.signature());
+    let forged = headers("msg_2", later.timestamp(), later.signature());
     assert_eq!(
-        verifier.verify(&forged, BODY),
-        Err(CallbackDefect::NoMatchingSignature)
+        verifier.verify(&forged, BODY).err(),
+        Some(CallbackDefect::NoMatchingSignature)
     );
     assert_eq!(guard.len(), 1);
-    // A handler that failed forgets the id, so the retry is accepted.
-    guard.forget("msg_1");
-    assert!(verifier.verify(&retry.as_headers(), BODY).is_ok());
-    // Past the window the old message is too old, not a replay; its id is then purged.
+}
+
+#[test]
+fn a_redelivery_while_the_first_is_handled_is_told_to_wait() {
+    let (clock, signer, verifier, _) = remembering();
+    let signed = signer.sign("msg_1", BODY).unwrap();
+    let claim = fresh(verifier.verify(&signed.as_headers(), BODY));
+    clock.advance(Duration::seconds(15));
+    let retry = signer.sign("msg_1", BODY).unwrap();
+    let busy = verifier.verify(&retry.as_headers(), BODY).err();
+    assert_eq!(
+        busy,
+        Some(CallbackDefect::InProgress {
+            retry_after_secs: 45
+        }),
+        "the rest of the 60 s lease"
+    );
+    claim.processed();
+    assert!(
+        verifier
+            .verify(&retry.as_headers(), BODY)
+            .unwrap()
+            .is_duplicate()
+    );
+}
+
+#[test]
+fn a_hung_handler_holds_its_id_only_for_the_lease() {
+    let (_, clock, signer, verifier) = setup();
+    let verifier = verifier.replay_guard(ReplayGuard::new(10).lease(Duration::seconds(20)));
+    let signed = signer.sign("msg_1", BODY).unwrap();
+    let hung = fresh(verifier.verify(&signed.as_headers(), BODY));
+    clock.advance(Duration::seconds(19));
+    assert!(matches!(
+        verifier.verify(&signed.as_headers(), BODY),
+        Err(CallbackDefect::InProgress {
+            retry_after_secs: 1
+        })
+    ));
+    clock.advance(Duration::seconds(1));
+    let retry = signer.sign("msg_1", BODY).unwrap();
+    let taken_over = fresh(verifier.verify(&retry.as_headers(), BODY));
+    // The hung handler giving up late does not free the id under the new run.
+    drop(hung);
+    assert!(matches!(
+        verifier.verify(&retry.as_headers(), BODY),
+        Err(CallbackDefect::InProgress { .. })
+    ));
+    taken_over.processed();
+    assert!(
+        verifier
+            .verify(&retry.as_headers(), BODY)
+            .unwrap()
+            .is_duplicate()
+    );
+}
+
+#[test]
+fn a_replay_outside_the_window_stays_refused_and_its_id_is_then_forgotten() {
+    let (clock, signer, verifier, guard) = remembering();
+    let signed = signer.sign("msg_1", BODY).unwrap();
+    fresh(verifier.verify(&signed.as_headers(), BODY)).processed();
     clock.advance(Duration::minutes(6));
     assert_eq!(
-        verifier.verify(&retry.as_headers(), BODY),
-        Err(CallbackDefect::TooOld)
+        verifier.verify(&signed.as_headers(), BODY).err(),
+        Some(CallbackDefect::TooOld)
     );
     let later = signer.sign("msg_3", BODY).unwrap();
-    assert!(verifier.verify(&later.as_headers(), BODY).is_ok());
-    assert_eq!(guard.len(), 1);
+    fresh(verifier.verify(&later.as_headers(), BODY)).processed();
+    assert_eq!(
+        guard.len(),
+        1,
+        "msg_1 purged once no attempt of it can verify"
+    );
 }
 
 #[tokio::test]

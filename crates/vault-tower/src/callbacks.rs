@@ -1,7 +1,9 @@
 //! Receiving signed callbacks: [`VerifyCallbackLayer`] buffers the body up to the verifier's
 //! limit, checks it with vault-core's [`CallbackVerifier`], and either calls the inner
-//! service with the verified body or answers vault-core's [`CallbackRejection`]. The verdict
-//! and the answer table are vault-core's; this module only reads bodies and writes responses.
+//! service with the verified body or answers without it: vault-core's [`CallbackRejection`],
+//! or its [`DuplicateAcknowledgement`] for a message already processed. It settles the
+//! delivery's [`Claim`] with the inner service's status. The verdict and the answer table
+//! are vault-core's; this module only reads bodies, writes responses and reports back.
 
 use std::fmt;
 use std::future::Future;
@@ -11,9 +13,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -22,7 +24,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 use vault_core::BoxError;
 use vault_core::callbacks::{
-    CallbackDefect, CallbackHeaders, CallbackRejection, CallbackVerifier, VerifiedCallback,
+    CallbackDefect, CallbackHeaders, CallbackRejection, CallbackVerifier, Claim, Delivery,
+    DuplicateAcknowledgement,
 };
 
 use crate::problem::problem_response;
@@ -32,9 +35,22 @@ use crate::problem::problem_response;
 ///
 /// The body is buffered up to [`CallbackVerifier::body_limit`] (a larger declared
 /// `Content-Length` is refused before reading). On success the inner service gets the
-/// request with the same bytes as a [`Full`] body and the [`VerifiedCallback`] (message id,
-/// timestamp) in its extensions; otherwise it is not called and the answer is vault-core's
+/// request with the same bytes as a [`Full`] body and the
+/// [`VerifiedCallback`](vault_core::callbacks::VerifiedCallback) (message id, timestamp) in
+/// its extensions; otherwise it is not called and the answer is vault-core's
 /// [`CallbackRejection`]: 401 (413 for an oversized body) with `application/problem+json`.
+///
+/// With a [replay memory](CallbackVerifier::replay_guard), each message is handled once:
+///
+/// - the id counts as received only when the inner service answered 2xx. Any other status,
+///   an error, a panic or a dropped request releases it, so the sender's retry runs the
+///   inner service again;
+/// - a redelivery of a processed id is answered 200 ([`DuplicateAcknowledgement`]) without
+///   calling the inner service, unless [`handle_duplicates`](Self::handle_duplicates) hands it
+///   on marked [`is_duplicate`](vault_core::callbacks::VerifiedCallback::is_duplicate);
+/// - a redelivery while the inner service still handles the first answers 409
+///   `delivery_in_progress` with `Retry-After`;
+/// - a replayed attempt outside the timestamp window stays 401 `stale_timestamp`.
 ///
 /// ```
 /// use std::convert::Infallible;
@@ -72,6 +88,7 @@ use crate::problem::problem_response;
 #[derive(Clone)]
 pub struct VerifyCallbackLayer {
     verifier: Arc<CallbackVerifier>,
+    handle_duplicates: bool,
 }
 
 impl VerifyCallbackLayer {
@@ -82,7 +99,20 @@ impl VerifyCallbackLayer {
 
     /// A layer verifying with a shared `verifier`.
     pub fn from_arc(verifier: Arc<CallbackVerifier>) -> Self {
-        Self { verifier }
+        Self {
+            verifier,
+            handle_duplicates: false,
+        }
+    }
+
+    /// Whether a redelivery of a processed id reaches the inner service, marked
+    /// [`is_duplicate`](vault_core::callbacks::VerifiedCallback::is_duplicate), instead of
+    /// being acknowledged by the layer. For a handler that answers duplicates itself (say,
+    /// with what it answered the first time); it must not redo the work. Its answer changes
+    /// nothing in the replay memory. Default `false`.
+    pub fn handle_duplicates(mut self, handle: bool) -> Self {
+        self.handle_duplicates = handle;
+        self
     }
 
     /// The verifier this layer runs.
@@ -98,6 +128,7 @@ impl<S> Layer<S> for VerifyCallbackLayer {
         VerifyCallback {
             inner,
             verifier: self.verifier.clone(),
+            handle_duplicates: self.handle_duplicates,
         }
     }
 }
@@ -106,6 +137,7 @@ impl fmt::Debug for VerifyCallbackLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifyCallbackLayer")
             .field("verifier", &self.verifier)
+            .field("handle_duplicates", &self.handle_duplicates)
             .finish()
     }
 }
@@ -115,12 +147,17 @@ impl fmt::Debug for VerifyCallbackLayer {
 pub struct VerifyCallback<S> {
     inner: S,
     verifier: Arc<CallbackVerifier>,
+    handle_duplicates: bool,
 }
 
 impl<S> VerifyCallback<S> {
-    /// Wraps `inner`, verifying with `verifier`.
+    /// Wraps `inner`, verifying with `verifier`; duplicates are acknowledged without it.
     pub fn new(inner: S, verifier: Arc<CallbackVerifier>) -> Self {
-        Self { inner, verifier }
+        Self {
+            inner,
+            verifier,
+            handle_duplicates: false,
+        }
     }
 
     /// The inner service.
@@ -139,6 +176,7 @@ impl<S: fmt::Debug> fmt::Debug for VerifyCallback<S> {
         f.debug_struct("VerifyCallback")
             .field("inner", &self.inner)
             .field("verifier", &self.verifier)
+            .field("handle_duplicates", &self.handle_duplicates)
             .finish()
     }
 }
@@ -173,6 +211,7 @@ where
                 parts: Some(parts),
                 inner: Some(ready),
                 verifier: self.verifier.clone(),
+                handle_duplicates: self.handle_duplicates,
             },
         }
     }
@@ -180,7 +219,7 @@ where
 
 pin_project! {
     /// The future of [`VerifyCallback`]: collecting the body, then calling the inner service
-    /// (or answering the rejection).
+    /// and settling the claim with its status (or answering without it).
     pub struct CallbackFuture<S, B>
     where
         S: Service<Request<Full<Bytes>>>,
@@ -202,11 +241,14 @@ pin_project! {
             parts: Option<Parts>,
             inner: Option<S>,
             verifier: Arc<CallbackVerifier>,
+            handle_duplicates: bool,
         },
-        // Verified: the inner service answers.
+        // Verified: the inner service answers; its status settles the claim (none for a
+        // duplicate handed on). Dropping the future mid-call drops the claim: released.
         Calling {
             #[pin]
             future: Fut,
+            claim: Option<Claim>,
         },
         // Refused before buffering; taken on the first poll.
         Answered {
@@ -251,6 +293,7 @@ where
                     parts,
                     inner,
                     verifier,
+                    handle_duplicates,
                 } => {
                     let collected = ready!(collect.poll(cx));
                     let (Some(mut parts), Some(mut inner)) = (parts.take(), inner.take()) else {
@@ -260,18 +303,32 @@ where
                         .map(|collected| collected.to_bytes())
                         .map_err(|error| read_failure(&error, verifier.body_limit()))
                         .and_then(|body| verify_collected(verifier, &parts.headers, body));
-                    match verdict {
-                        Ok((verified, body)) => {
-                            parts.extensions.insert(verified);
-                            let future = inner.call(Request::from_parts(parts, Full::new(body)));
-                            this.state.set(State::Calling { future });
+                    let (claim, body) = match verdict {
+                        Ok((Delivery::Fresh(claim), body)) => {
+                            parts.extensions.insert(claim.callback().clone());
+                            (Some(claim), body)
+                        }
+                        Ok((Delivery::Duplicate(callback), body)) if *handle_duplicates => {
+                            parts.extensions.insert(callback);
+                            (None, body)
+                        }
+                        Ok((Delivery::Duplicate(_), _)) => {
+                            return Poll::Ready(Ok(acknowledgement(&DuplicateAcknowledgement)));
                         }
                         Err(rejection) => {
                             return Poll::Ready(Ok(problem_response(rejection.problem())));
                         }
-                    }
+                    };
+                    let future = inner.call(Request::from_parts(parts, Full::new(body)));
+                    this.state.set(State::Calling { future, claim });
                 }
-                StateProj::Calling { future } => return future.poll(cx),
+                StateProj::Calling { future, claim } => {
+                    let answer = ready!(future.poll(cx));
+                    if let Some(claim) = claim.take() {
+                        settle(claim, answer.as_ref().map(Response::status).ok());
+                    }
+                    return Poll::Ready(answer);
+                }
                 StateProj::Answered { response } => {
                     let response = response
                         .take()
@@ -301,9 +358,31 @@ where
     }
 }
 
+/// Reports the handler's outcome: a 2xx status makes the id processed; any other status,
+/// or none (an error), releases it for the sender's retry.
+fn settle(claim: Claim, status: Option<StatusCode>) {
+    if status.is_some_and(|status| status.is_success()) {
+        claim.processed();
+    } else {
+        claim.release();
+    }
+}
+
+/// The response acknowledging a duplicate without calling the inner service.
+fn acknowledgement<B: From<String>>(ack: &DuplicateAcknowledgement) -> Response<B> {
+    let mut response = Response::new(B::from(ack.body().to_owned()));
+    *response.status_mut() = StatusCode::from_u16(ack.status()).unwrap_or(StatusCode::OK);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(ack.content_type()));
+    response
+}
+
 /// Buffers `body` up to the verifier's limit and verifies it with `headers`: the whole
 /// receiver check as one call, for extractors (vault-axum's) that hold the body themselves.
-/// Answers exactly as [`VerifyCallbackLayer`] does.
+/// Refuses exactly as [`VerifyCallbackLayer`] does. With a replay memory, the caller settles
+/// the [`Delivery`]: runs its handler for a fresh one and then [`Claim::processed`] (or drops
+/// the claim), and acknowledges a duplicate without running it.
 ///
 /// ```
 /// use vault_core::callbacks::{CallbackSigner, CallbackVerifier};
@@ -318,17 +397,17 @@ where
 ///     headers.insert(name, value.parse().unwrap());
 /// }
 /// let verifier = CallbackVerifier::new(secret);
-/// let (verified, body) = vault_tower::verify_callback_body(&verifier, &headers, String::from("{}"))
+/// let (delivery, body) = vault_tower::verify_callback_body(&verifier, &headers, String::from("{}"))
 ///     .await
 ///     .unwrap();
-/// assert_eq!((verified.id(), &body[..]), ("msg_1", &b"{}"[..]));
+/// assert_eq!((delivery.id(), &body[..]), ("msg_1", &b"{}"[..]));
 /// # Ok(()) }
 /// ```
 pub async fn verify_callback_body<B>(
     verifier: &CallbackVerifier,
     headers: &HeaderMap,
     body: B,
-) -> Result<(VerifiedCallback, Bytes), CallbackRejection>
+) -> Result<(Delivery, Bytes), CallbackRejection>
 where
     B: Body,
     B::Error: Into<BoxError>,
@@ -373,12 +452,12 @@ fn verify_collected(
     verifier: &CallbackVerifier,
     headers: &HeaderMap,
     body: Bytes,
-) -> Result<(VerifiedCallback, Bytes), CallbackRejection> {
+) -> Result<(Delivery, Bytes), CallbackRejection> {
     let lookup = CallbackHeaders::from_lookup(|name| {
         headers.get(name).and_then(|value| value.to_str().ok())
     });
-    let verified = verifier.verify(&lookup, &body)?;
-    Ok((verified, body))
+    let delivery = verifier.verify(&lookup, &body)?;
+    Ok((delivery, body))
 }
 
 #[cfg(test)]
@@ -387,12 +466,14 @@ mod tests {
     use std::convert::Infallible;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+    use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
     use http::{HeaderValue, StatusCode};
     use http_body::Frame;
     use time::Duration;
     use tower::{ServiceExt, service_fn};
-    use vault_core::callbacks::{CALLBACK_CHALLENGE, CallbackSigner, ReplayGuard, SignedHeaders};
+    use vault_core::callbacks::{
+        CALLBACK_CHALLENGE, CallbackSigner, ReplayGuard, SignedHeaders, VerifiedCallback,
+    };
     use vault_core::{Clock, ManualClock};
 
     use super::*;
@@ -545,18 +626,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_replay_is_refused_once_the_first_was_accepted() {
-        let receiver = Receiver::with(|v| v.replay_guard(ReplayGuard::new(100)));
-        let signed = receiver.sign("msg_1", BODY);
-        let first = receiver.send(request(&signed, BODY.to_owned())).await;
-        assert_eq!(first.status(), StatusCode::OK);
-        let again = receiver.send(request(&signed, BODY.to_owned())).await;
-        assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(code(&again), "replayed");
-        assert_eq!(receiver.calls(), 1);
-    }
-
-    #[tokio::test]
     async fn an_oversized_body_is_413_whether_declared_or_streamed() {
         let receiver = Receiver::with(|v| v.max_body_len(16));
         let big = "x".repeat(17);
@@ -616,5 +685,255 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(refused.code(), "invalid_signature");
+    }
+
+    /// A handler whose answers and pace the test scripts: it answers the statuses queued in
+    /// `answers` (200 once they run out), and, with a gate, tells the test it started and
+    /// waits for the test to open the gate before answering.
+    #[derive(Clone, Default)]
+    struct Script {
+        calls: Arc<AtomicUsize>,
+        answers: Arc<std::sync::Mutex<VecDeque<StatusCode>>>,
+        gate: Option<(Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>)>,
+    }
+
+    impl Script {
+        fn answering(statuses: &[StatusCode]) -> Self {
+            Self {
+                answers: Arc::new(std::sync::Mutex::new(statuses.iter().copied().collect())),
+                ..Self::default()
+            }
+        }
+
+        fn gated() -> (Self, Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>) {
+            let (started, open) = (Arc::default(), Arc::default());
+            let script = Self {
+                gate: Some((Arc::clone(&started), Arc::clone(&open))),
+                ..Self::default()
+            };
+            (script, started, open)
+        }
+
+        fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+
+        fn service(
+            &self,
+            layer: &VerifyCallbackLayer,
+        ) -> VerifyCallback<
+            impl Service<
+                Request<Full<Bytes>>,
+                Response = Response<String>,
+                Error = Infallible,
+                Future = impl Send,
+            > + Clone
+            + Send,
+        > {
+            let script = self.clone();
+            layer.layer(service_fn(move |_: Request<Full<Bytes>>| {
+                let script = script.clone();
+                async move {
+                    script.calls.fetch_add(1, Ordering::SeqCst);
+                    if let Some((started, open)) = &script.gate {
+                        started.notify_one();
+                        open.notified().await;
+                    }
+                    let status = script
+                        .answers
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or(StatusCode::OK);
+                    let mut response = Response::new("handled".to_owned());
+                    *response.status_mut() = status;
+                    Ok::<_, Infallible>(response)
+                }
+            }))
+        }
+    }
+
+    fn with_replay_memory() -> Receiver {
+        Receiver::with(|v| v.replay_guard(ReplayGuard::new(100)))
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_after_a_failed_handler_runs_the_handler_again() {
+        let receiver = with_replay_memory();
+        let script = Script::answering(&[StatusCode::INTERNAL_SERVER_ERROR]);
+        let first = receiver.sign("msg_1", BODY);
+        let response = script
+            .service(&receiver.layer)
+            .oneshot(request(&first, BODY.to_owned()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        // The sender's retry: the same id, signed afresh a little later.
+        receiver.clock.advance(Duration::seconds(30));
+        let retry = receiver.sign("msg_1", BODY);
+        let response = script
+            .service(&receiver.layer)
+            .oneshot(request(&retry, BODY.to_owned()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(script.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_of_a_processed_id_is_acknowledged_without_running_the_handler() {
+        let receiver = with_replay_memory();
+        let script = Script::default();
+        let first = receiver.sign("msg_1", BODY);
+        let response = script
+            .service(&receiver.layer)
+            .oneshot(request(&first, BODY.to_owned()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        receiver.clock.advance(Duration::seconds(30));
+        // The same attempt again, and the sender's retry signed afresh: both acknowledged.
+        for again in [first, receiver.sign("msg_1", BODY)] {
+            let response = script
+                .service(&receiver.layer)
+                .oneshot(request(&again, BODY.to_owned()))
+                .await
+                .unwrap();
+            assert!(response.status().is_success(), "{response:?}");
+            let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
+            assert_eq!(body["code"], "duplicate");
+        }
+        assert_eq!(script.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_during_a_slow_handler_is_409_with_retry_after_and_runs_once() {
+        let receiver = with_replay_memory();
+        let (script, started, open) = Script::gated();
+        let signed = receiver.sign("msg_1", BODY);
+        let first = script
+            .service(&receiver.layer)
+            .oneshot(request(&signed, BODY.to_owned()));
+        let meanwhile = async {
+            started.notified().await;
+            receiver.clock.advance(Duration::seconds(10));
+            let retry = receiver.sign("msg_1", BODY);
+            let response = script
+                .service(&receiver.layer)
+                .oneshot(request(&retry, BODY.to_owned()))
+                .await
+                .unwrap();
+            open.notify_one();
+            response
+        };
+        let (first, concurrent) = tokio::join!(first, meanwhile);
+        assert_eq!(first.unwrap().status(), StatusCode::OK);
+        assert_eq!(concurrent.status(), StatusCode::CONFLICT);
+        assert_eq!(code(&concurrent), "delivery_in_progress");
+        let retry_after: u64 = concurrent.headers()[RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert_eq!(script.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_or_is_cancelled_leaves_the_id_free() {
+        let receiver = with_replay_memory();
+        let panicking = receiver
+            .layer
+            .layer(service_fn(|_: Request<Full<Bytes>>| async {
+                panic!("handler bug");
+                #[allow(unreachable_code)]
+                Ok::<_, Infallible>(Response::new(String::new()))
+            }));
+        let signed = receiver.sign("msg_1", BODY);
+        let crashed = tokio::spawn(panicking.oneshot(request(&signed, BODY.to_owned()))).await;
+        assert!(crashed.unwrap_err().is_panic());
+
+        let (script, started, _never_opened) = Script::gated();
+        let retry = receiver.sign("msg_1", BODY);
+        let cancelled = script
+            .service(&receiver.layer)
+            .oneshot(request(&retry, BODY.to_owned()));
+        tokio::select! {
+            _ = cancelled => unreachable!("the gate never opens"),
+            () = started.notified() => {}
+        }
+
+        let script = Script::default();
+        let last = receiver.sign("msg_1", BODY);
+        let response = script
+            .service(&receiver.layer)
+            .oneshot(request(&last, BODY.to_owned()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(script.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_replay_outside_the_window_is_still_refused() {
+        let receiver = with_replay_memory();
+        let script = Script::default();
+        let signed = receiver.sign("msg_1", BODY);
+        let response = script
+            .service(&receiver.layer)
+            .oneshot(request(&signed, BODY.to_owned()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        receiver.clock.advance(Duration::minutes(6));
+        let response = script
+            .service(&receiver.layer)
+            .oneshot(request(&signed, BODY.to_owned()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(code(&response), "stale_timestamp");
+        assert_eq!(script.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_layer_asked_to_hands_duplicates_on_marked_as_such() {
+        let receiver = with_replay_memory();
+        let layer = receiver.layer.clone().handle_duplicates(true);
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let handler = {
+            let seen = Arc::clone(&seen);
+            service_fn(move |request: Request<Full<Bytes>>| {
+                let duplicate = request
+                    .extensions()
+                    .get::<VerifiedCallback>()
+                    .is_some_and(VerifiedCallback::is_duplicate);
+                seen.lock().unwrap().push(duplicate);
+                // A failed answer to a duplicate changes nothing: the id stays processed.
+                let status = if duplicate {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::OK
+                };
+                let mut response = Response::new(String::new());
+                *response.status_mut() = status;
+                async move { Ok::<_, Infallible>(response) }
+            })
+        };
+        let service = layer.layer(handler);
+        for expected in [
+            StatusCode::OK,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ] {
+            let signed = receiver.sign("msg_1", BODY);
+            let response = service
+                .clone()
+                .oneshot(request(&signed, BODY.to_owned()))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), expected);
+        }
+        assert_eq!(*seen.lock().unwrap(), [false, true, true]);
     }
 }

@@ -1,7 +1,7 @@
 //! Everything that can go wrong with a signed callback, one named variant per failure. The
-//! verifier returns a [`CallbackDefect`] directly (receivers answer 401 with it); the signer
-//! and the sender wrap it in [`crate::Error::Callback`]. No variant carries a secret, a
-//! signature or a body.
+//! verifier returns a [`CallbackDefect`] directly (receivers answer it from the rejection
+//! table: 401 for most, 409 while a delivery is in progress); the signer and the sender wrap
+//! it in [`crate::Error::Callback`]. No variant carries a secret, a signature or a body.
 
 use std::fmt;
 
@@ -65,9 +65,14 @@ pub enum CallbackDefect {
         /// The limit in bytes.
         limit: usize,
     },
-    /// A message with this id was already accepted within the tolerance window.
-    #[error("this webhook-id was already received")]
-    Replayed,
+    /// Another delivery of this id is being handled right now: retry after
+    /// `retry_after_secs`, by when it has succeeded (the retry is then acknowledged as a
+    /// duplicate), failed (the retry runs the handler) or lost its lease.
+    #[error("a delivery of this webhook-id is being handled; retry in {retry_after_secs} s")]
+    InProgress {
+        /// Seconds until the running delivery's claim on the id ends at the latest.
+        retry_after_secs: u32,
+    },
     /// The body (or the id) holds an API key of this library: callbacks must never carry one.
     #[error("the callback contains an API key; refusing to sign it")]
     BodyContainsApiKey,

@@ -3,6 +3,14 @@
 //! sender that POSTs with retries. Receivers in any language verify them with the public
 //! Standard Webhooks libraries.
 //!
+//! A receiver here handles each message once: the verifier's [`Delivery`] is fresh (a
+//! [`Claim`] on the id; the handler runs, and the id counts as received only if it succeeded)
+//! or a duplicate of one processed (acknowledged 2xx, the handler not run again); a
+//! redelivery while the first is handled is refused 409 with `Retry-After`
+//! ([`CallbackDefect::InProgress`]). The adapters' layer and middleware settle the claim from
+//! the handler's status: 2xx processed, anything else (or a panic, a dropped request)
+//! released, so the sender's retry runs the handler again.
+//!
 //! The signature is `v1,` + base64 of HMAC-SHA256(secret, `{webhook-id}.{webhook-timestamp}.{body}`);
 //! a header may hold several, space-separated, while a secret is being rotated.
 
@@ -20,8 +28,8 @@ pub use defect::{CallbackDefect, CallbackHeader};
 pub use delivery::{
     Attempt, AttemptFailure, CallbackSender, DeliveryOutcome, DeliveryReport, RetryPolicy,
 };
-pub use rejection::{CALLBACK_CHALLENGE, CallbackRejection};
-pub use replay::ReplayGuard;
+pub use rejection::{CALLBACK_CHALLENGE, CallbackRejection, DuplicateAcknowledgement};
+pub use replay::{Claim, Delivery, ReplayGuard};
 pub use secret::CallbackSecret;
 pub use signer::{CallbackSigner, SignedHeaders};
 pub use verifier::{CallbackHeaders, CallbackVerifier, VerifiedCallback};

@@ -1,7 +1,9 @@
-//! From a refused callback to an HTTP answer: status, a stable problem `code` and an RFC 9457
-//! `application/problem+json` body, for every [`CallbackDefect`]. One table, used by every
-//! receiver adapter (tower, axum, actix), so they answer alike, each through its one
-//! [`Problem`] writer. Nothing secret is echoed.
+//! Every answer a callback receiver gives without running its handler. A refusal: status, a
+//! stable problem `code` and an RFC 9457 `application/problem+json` body, for every
+//! [`CallbackDefect`] ([`CallbackRejection`]); and the 2xx acknowledgement of a duplicate
+//! ([`DuplicateAcknowledgement`]). One table, used by every receiver adapter (tower, axum,
+//! actix), so they answer alike, refusals through each one's [`Problem`] writer. Nothing
+//! secret is echoed.
 
 use std::fmt;
 
@@ -28,6 +30,10 @@ pub const CALLBACK_CHALLENGE: &str = "Webhook realm=\"callbacks\"";
 /// let oversized = CallbackRejection::from(CallbackDefect::BodyTooLarge { limit: 1024 });
 /// assert_eq!((oversized.status(), oversized.code()), (413, "body_too_large"));
 /// assert_eq!(oversized.www_authenticate(), None);
+///
+/// let busy = CallbackRejection::from(CallbackDefect::InProgress { retry_after_secs: 42 });
+/// assert_eq!((busy.status(), busy.code()), (409, "delivery_in_progress"));
+/// assert_eq!(busy.retry_after(), Some(42));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct CallbackRejection {
@@ -52,6 +58,12 @@ impl CallbackRejection {
             _ => None,
         };
         let problem = Problem::with_extensions(status, code, title, &defect.to_string(), extension);
+        let problem = match defect {
+            CallbackDefect::InProgress { retry_after_secs } => {
+                problem.with_retry_after(retry_after_secs)
+            }
+            _ => problem,
+        };
         Self::answer(Reason::Defect(defect), problem)
     }
 
@@ -110,13 +122,15 @@ impl CallbackRejection {
         &self.problem
     }
 
-    /// The HTTP status code: 401, 413 for an oversized body, 400 for an unreadable one, 500
-    /// for a sender-side defect (a programming error on a receiver).
+    /// The HTTP status code: 401, 413 for an oversized body, 400 for an unreadable one, 409
+    /// while another delivery of the id is handled, 500 for a sender-side defect (a
+    /// programming error on a receiver).
     pub fn status(&self) -> u16 {
         self.problem.status()
     }
 
-    /// The stable problem `code` (e.g. `invalid_signature`, `stale_timestamp`, `replayed`).
+    /// The stable problem `code` (e.g. `invalid_signature`, `stale_timestamp`,
+    /// `delivery_in_progress`).
     pub fn code(&self) -> &'static str {
         self.problem.code()
     }
@@ -129,6 +143,11 @@ impl CallbackRejection {
     /// The `WWW-Authenticate` value: [`CALLBACK_CHALLENGE`] on a 401, otherwise none.
     pub fn www_authenticate(&self) -> Option<&'static str> {
         (self.status() == 401).then_some(CALLBACK_CHALLENGE)
+    }
+
+    /// The `Retry-After` seconds: on a 409 `delivery_in_progress`, otherwise none.
+    pub fn retry_after(&self) -> Option<u32> {
+        self.problem.retry_after()
     }
 
     /// The media type of [`CallbackRejection::body`]: `application/problem+json`.
@@ -176,6 +195,39 @@ impl fmt::Display for CallbackRejection {
 
 impl std::error::Error for CallbackRejection {}
 
+/// The answer to a redelivery of an id a handler already processed: 200 with a small JSON
+/// body (`{"code":"duplicate",...}`), written by the receiver without running the handler
+/// again. A sender needs only the 2xx; the body tells whoever reads its delivery log why the
+/// answer was quick.
+///
+/// ```
+/// use vault_core::callbacks::DuplicateAcknowledgement;
+///
+/// let ack = DuplicateAcknowledgement;
+/// assert_eq!(ack.status(), 200);
+/// assert_eq!(ack.content_type(), "application/json");
+/// assert!(ack.body().contains(r#""code":"duplicate""#));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DuplicateAcknowledgement;
+
+impl DuplicateAcknowledgement {
+    /// The HTTP status code: 200.
+    pub fn status(&self) -> u16 {
+        200
+    }
+
+    /// The media type of [`DuplicateAcknowledgement::body`]: `application/json`.
+    pub fn content_type(&self) -> &'static str {
+        "application/json"
+    }
+
+    /// The body: `code` `duplicate` and a `detail` for people.
+    pub fn body(&self) -> &'static str {
+        r#"{"code":"duplicate","detail":"this webhook-id was already processed; it was not handled again"}"#
+    }
+}
+
 /// The table: status, code and title of every defect. Exhaustive on purpose: a new variant
 /// does not compile until it has a row.
 fn row(defect: CallbackDefect) -> (u16, &'static str, &'static str) {
@@ -201,7 +253,11 @@ fn row(defect: CallbackDefect) -> (u16, &'static str, &'static str) {
         CallbackDefect::NoMatchingSignature => {
             (401, "invalid_signature", "Invalid callback signature")
         }
-        CallbackDefect::Replayed => (401, "replayed", "Callback already received"),
+        // RFC 9110 §15.5.10: the request conflicts with the state of the message (being
+        // handled); as the idempotency-key draft answers a retry that overlaps its original.
+        CallbackDefect::InProgress { .. } => {
+            (409, "delivery_in_progress", "Callback being processed")
+        }
         CallbackDefect::BodyTooLarge { .. } => (413, "body_too_large", "Callback body too large"),
         // Sender-side defects: a verifier never returns them, so a receiver answering one
         // has a bug; say so rather than blame the sender.
@@ -249,7 +305,13 @@ mod tests {
                 401,
                 "invalid_signature",
             ),
-            (CallbackDefect::Replayed, 401, "replayed"),
+            (
+                CallbackDefect::InProgress {
+                    retry_after_secs: 5,
+                },
+                409,
+                "delivery_in_progress",
+            ),
             (
                 CallbackDefect::BodyTooLarge { limit: 64 },
                 413,
@@ -275,7 +337,17 @@ mod tests {
                 answer.www_authenticate(),
                 (status == 401).then_some(CALLBACK_CHALLENGE)
             );
+            assert_eq!(answer.retry_after(), (status == 409).then_some(5));
         }
+    }
+
+    #[test]
+    fn a_duplicate_is_acknowledged_with_a_json_success() {
+        let ack = DuplicateAcknowledgement;
+        assert!((200..300).contains(&ack.status()));
+        assert_eq!(ack.content_type(), "application/json");
+        let body: serde_json::Value = serde_json::from_str(ack.body()).unwrap();
+        assert_eq!(body["code"], "duplicate");
     }
 
     #[test]

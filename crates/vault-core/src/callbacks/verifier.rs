@@ -1,6 +1,7 @@
 //! The receiving side: [`CallbackVerifier`] checks the three headers and the raw body of a
-//! callback (timestamp window, size, signatures under any accepted secret in constant time,
-//! optional replay memory) and names the first failure as a [`CallbackDefect`].
+//! callback (timestamp window, size, signatures under any accepted secret in constant time)
+//! and names the first failure as a [`CallbackDefect`]; with a replay memory it then says
+//! whether the message is fresh, a duplicate or still being handled ([`Delivery`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,8 +13,8 @@ use time::{Duration, OffsetDateTime};
 use super::secret::{LENIENT_BASE64, Signature};
 use super::signer::is_valid_id;
 use super::{
-    CallbackDefect, CallbackHeader, CallbackSecret, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
-    ReplayGuard,
+    CallbackDefect, CallbackHeader, CallbackSecret, Claim, Delivery, HEADER_ID, HEADER_SIGNATURE,
+    HEADER_TIMESTAMP, ReplayGuard,
 };
 use crate::{Clock, SystemClock};
 
@@ -61,15 +62,31 @@ impl fmt::Debug for CallbackHeaders<'_> {
     }
 }
 
-/// A callback whose signature verified: its message id and timestamp. The body is the one
-/// the caller passed in.
+/// A callback whose signature verified: its message id and timestamp, and whether it is a
+/// redelivery of an id already processed. The body is the one the caller passed in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedCallback {
     id: String,
     timestamp: OffsetDateTime,
+    duplicate: bool,
 }
 
 impl VerifiedCallback {
+    pub(crate) fn new(id: String, timestamp: OffsetDateTime) -> Self {
+        Self {
+            id,
+            timestamp,
+            duplicate: false,
+        }
+    }
+
+    pub(crate) fn into_duplicate(self) -> Self {
+        Self {
+            duplicate: true,
+            ..self
+        }
+    }
+
     /// The `webhook-id`: deduplicate processing on it (retries repeat it).
     pub fn id(&self) -> &str {
         &self.id
@@ -79,6 +96,12 @@ impl VerifiedCallback {
     pub fn timestamp(&self) -> OffsetDateTime {
         self.timestamp
     }
+
+    /// Whether a handler already processed this id: a redelivery (see [`Delivery::Duplicate`]).
+    /// Receivers answer those without running the handler, unless asked to hand them on.
+    pub fn is_duplicate(&self) -> bool {
+        self.duplicate
+    }
 }
 
 /// Verifies received callbacks.
@@ -86,13 +109,21 @@ impl VerifiedCallback {
 /// Accepts a message when its timestamp is within the tolerance of now (default 5 minutes,
 /// both directions), its body is within the size limit (default 1 MiB), and one `v1`
 /// signature in the header matches one accepted secret. Signatures of other versions are
-/// ignored, as the spec asks. With a [`ReplayGuard`], an id accepted once is refused again
-/// until its window closes.
+/// ignored, as the spec asks.
+///
+/// Every accepted message is a [`Delivery`]. Without a replay memory it is always fresh and
+/// its [`Claim`] holds nothing. With a [`ReplayGuard`] the verifier also asks it about the id:
+/// fresh (claimed: run the handler, then [`Claim::processed`], or drop the claim on failure),
+/// a duplicate of one processed (acknowledge it without running the handler), or
+/// [`CallbackDefect::InProgress`] while another delivery of it is being handled. A replay
+/// outside the timestamp window stays [`CallbackDefect::TooOld`].
 ///
 /// ```
 /// use time::Duration;
 /// use vault_core::ManualClock;
-/// use vault_core::callbacks::{CallbackDefect, CallbackSigner, CallbackVerifier, ReplayGuard};
+/// use vault_core::callbacks::{
+///     CallbackDefect, CallbackSigner, CallbackVerifier, Delivery, ReplayGuard,
+/// };
 ///
 /// let old = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse()?;
 /// let new = vault_core::callbacks::CallbackSecret::generate()?;
@@ -104,11 +135,22 @@ impl VerifiedCallback {
 ///     .replay_guard(ReplayGuard::new(10_000));
 ///
 /// let headers = signer.sign("msg_1", b"{}")?;
-/// assert!(verifier.verify(&headers.as_headers(), b"{}").is_ok());
-/// assert_eq!(verifier.verify(&headers.as_headers(), b"{}"), Err(CallbackDefect::Replayed));
+/// let Ok(Delivery::Fresh(claim)) = verifier.verify(&headers.as_headers(), b"{}") else {
+///     panic!("the first delivery is fresh");
+/// };
+/// // While the handler runs, a redelivery is told to come back later (409, Retry-After)...
+/// assert!(matches!(
+///     verifier.verify(&headers.as_headers(), b"{}"),
+///     Err(CallbackDefect::InProgress { .. })
+/// ));
+/// claim.processed(); // ...and once it succeeded, a redelivery is a duplicate (2xx).
+/// assert!(verifier.verify(&headers.as_headers(), b"{}")?.is_duplicate());
 /// clock.advance(Duration::minutes(6));
-/// assert_eq!(verifier.verify(&headers.as_headers(), b"{}"), Err(CallbackDefect::TooOld));
-/// # Ok::<(), vault_core::Error>(())
+/// assert_eq!(
+///     verifier.verify(&headers.as_headers(), b"{}").map(|d| d.is_duplicate()),
+///     Err(CallbackDefect::TooOld)
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct CallbackVerifier {
@@ -160,7 +202,8 @@ impl CallbackVerifier {
         self
     }
 
-    /// Refuses replays with `guard` (share one `Arc` between verifiers of one endpoint).
+    /// Remembers message ids in `guard`: each id runs a handler once at a time and, once a
+    /// handler succeeded, no more (share one `Arc` between verifiers of one endpoint).
     pub fn replay_guard(mut self, guard: impl Into<Arc<ReplayGuard>>) -> Self {
         self.replay = Some(guard.into());
         self
@@ -171,17 +214,19 @@ impl CallbackVerifier {
         self.max_body_len
     }
 
-    /// The replay memory, if any (to [`ReplayGuard::forget`] an id after a failed handler).
+    /// The replay memory, if any. With one, a fresh delivery's [`Claim`] must be settled by
+    /// whoever sees the handler's outcome (a layer or middleware, not an extractor).
     pub fn replay_memory(&self) -> Option<&Arc<ReplayGuard>> {
         self.replay.as_ref()
     }
 
-    /// Verifies a callback from its headers and raw body (the exact bytes received).
+    /// Verifies a callback from its headers and raw body (the exact bytes received), then
+    /// asks the replay memory, if any, about its id.
     pub fn verify(
         &self,
         headers: &CallbackHeaders<'_>,
         body: &[u8],
-    ) -> Result<VerifiedCallback, CallbackDefect> {
+    ) -> Result<Delivery, CallbackDefect> {
         let id = headers
             .id
             .ok_or(CallbackDefect::MissingHeader(CallbackHeader::Id))?;
@@ -210,14 +255,15 @@ impl CallbackVerifier {
             });
         }
         self.check_signatures(id, timestamp, body, signatures)?;
-        if let Some(guard) = &self.replay {
-            guard.record(id, now, timestamp.saturating_add(self.tolerance_secs))?;
+        let signed_at = OffsetDateTime::from_unix_timestamp(timestamp)
+            .map_err(|_| CallbackDefect::BadTimestamp)?;
+        let callback = VerifiedCallback::new(id.to_owned(), signed_at);
+        match &self.replay {
+            None => Ok(Delivery::Fresh(Claim::unheld(callback))),
+            Some(memory) => {
+                memory.admit(callback, now, timestamp.saturating_add(self.tolerance_secs))
+            }
         }
-        Ok(VerifiedCallback {
-            id: id.to_owned(),
-            timestamp: OffsetDateTime::from_unix_timestamp(timestamp)
-                .map_err(|_| CallbackDefect::BadTimestamp)?,
-        })
     }
 
     fn check_signatures(
@@ -312,7 +358,7 @@ mod tests {
             .verify(&headers, br#"{"test": 2432232314}"#)
             .unwrap();
         assert_eq!(verified.id(), "msg_p5jXN8AQM9LWM0D4loKWxJek");
-        assert_eq!(verified.timestamp().unix_timestamp(), 1614265330);
+        assert_eq!(verified.callback().timestamp().unix_timestamp(), 1614265330);
     }
 
     #[test]
@@ -341,8 +387,8 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                verifier(&clock).verify(&cut, b"{}"),
-                Err(CallbackDefect::MissingHeader(header))
+                verifier(&clock).verify(&cut, b"{}").err(),
+                Some(CallbackDefect::MissingHeader(header))
             );
         }
         assert!(verifier(&clock).verify(&full, b"{}").is_ok());
@@ -378,13 +424,13 @@ mod tests {
         assert!(v.verify(&signed.as_headers(), b"{}").is_ok());
         clock.advance(Duration::seconds(1));
         assert_eq!(
-            v.verify(&signed.as_headers(), b"{}"),
-            Err(CallbackDefect::TooOld)
+            v.verify(&signed.as_headers(), b"{}").err(),
+            Some(CallbackDefect::TooOld)
         );
         clock.advance(Duration::seconds(-122));
         assert_eq!(
-            v.verify(&signed.as_headers(), b"{}"),
-            Err(CallbackDefect::TooNew)
+            v.verify(&signed.as_headers(), b"{}").err(),
+            Some(CallbackDefect::TooNew)
         );
     }
 
@@ -418,14 +464,14 @@ mod tests {
         };
         let body = br#"{"test": 2432232314}"#;
         assert_eq!(
-            verifier(&clock).verify(&headers, body),
-            Err(CallbackDefect::MalformedSignature)
+            verifier(&clock).verify(&headers, body).err(),
+            Some(CallbackDefect::MalformedSignature)
         );
         // The spec suite's "invalid signature": well formed, one bit off.
         headers.signature = Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=");
         assert_eq!(
-            verifier(&clock).verify(&headers, body),
-            Err(CallbackDefect::NoMatchingSignature)
+            verifier(&clock).verify(&headers, body).err(),
+            Some(CallbackDefect::NoMatchingSignature)
         );
     }
 
@@ -440,8 +486,8 @@ mod tests {
         let v = verifier(&clock).max_body_len(100);
         assert_eq!(v.body_limit(), 100);
         assert_eq!(
-            v.verify(&signed.as_headers(), &body),
-            Err(CallbackDefect::BodyTooLarge { limit: 100 })
+            v.verify(&signed.as_headers(), &body).err(),
+            Some(CallbackDefect::BodyTooLarge { limit: 100 })
         );
         assert!(v.verify(&signed.as_headers(), &body[..100]).is_err());
         assert!(

@@ -1,6 +1,7 @@
 //! The verification cache in front of the SQL key store: revocation is immediate in the
 //! instance that revokes and reaches other instances on one PostgreSQL within a second;
-//! an unreachable database answers `Unavailable`, never a panic or a 401.
+//! an unreachable database answers `Unavailable`, never a panic or a 401; a listener whose
+//! link stalls is noticed, and from then on entries past the staleness bound are read again.
 
 mod support;
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::PgSchema;
+use support::relay::Relay;
 use vault_core::{
     ApiKeys, AuthError, Environment, IssuedKey, NewKey, Pepper, PermissionSet, Requirement, UserId,
     WorkspaceId,
@@ -61,7 +63,7 @@ async fn instance(url: &str) -> (Arc<CachedKeyStore<SqlStore>>, ApiKeys) {
         ..KeyCacheConfig::default()
     };
     let cached = Arc::new(CachedKeyStore::listening(store, config));
-    let subscribed = within!(Duration::from_secs(5), cached.is_caching());
+    let subscribed = within!(Duration::from_secs(5), cached.is_listening());
     assert!(subscribed.is_some(), "listener subscribed");
     let keys = ApiKeys::builder(cached.clone(), &pepper()).build();
     (cached, keys)
@@ -157,4 +159,84 @@ async fn a_closed_port_answers_unavailable() {
     let key = issue(&donor).await;
     let verdict = keys.verify(key.expose_token(), &route()).await;
     assert_eq!(verdict.unwrap_err(), AuthError::Unavailable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_listener_is_noticed_and_entries_past_the_staleness_bound_are_read_again() {
+    const STALENESS: Duration = Duration::from_secs(3);
+    const HEARTBEAT: Duration = Duration::from_millis(200);
+    const DEADLINE: Duration = Duration::from_secs(1);
+    let pg = PgSchema::create().await;
+    let relay = Relay::start(&pg.url).await;
+    let outcome = tokio::spawn({
+        let url = pg.url.clone();
+        async move {
+            let (_, a) = instance(&url).await;
+            // B reaches the database (pool and listener) through the relay only.
+            let options = StoreOptions {
+                deadline: DEADLINE,
+                ..StoreOptions::default()
+            };
+            let store = SqlStore::connect_with(&relay.url(&url), &options)
+                .await
+                .unwrap();
+            let config = KeyCacheConfig {
+                ttl: Duration::from_secs(60),
+                staleness: STALENESS,
+                heartbeat: HEARTBEAT,
+                ..KeyCacheConfig::default()
+            };
+            let cache_b = Arc::new(CachedKeyStore::listening(store, config));
+            assert!(within!(Duration::from_secs(5), cache_b.is_listening()).is_some());
+            let b = ApiKeys::builder(cache_b.clone(), &pepper()).build();
+            let key = issue(&a).await;
+            let read_at = Instant::now();
+            b.verify(key.expose_token(), &route())
+                .await
+                .expect("valid on B");
+            assert!(cache_b.is_cached(&key.metadata.id));
+
+            relay.pause();
+            let noticed = within!(4 * HEARTBEAT, !cache_b.is_listening());
+            let noticed = noticed.expect("the dead link is noticed within two heartbeats");
+            eprintln!("B noticed the stalled link after {noticed:?}");
+            // Revoked where the database is reachable; B cannot hear of it.
+            a.revoke(&key.metadata.id).await.unwrap();
+            if read_at.elapsed() + Duration::from_millis(500) < STALENESS {
+                b.verify(key.expose_token(), &route())
+                    .await
+                    .expect("a fresh entry is still served");
+            }
+
+            let wait = STALENESS.saturating_sub(read_at.elapsed());
+            tokio::time::sleep(wait + Duration::from_millis(50)).await;
+            let start = Instant::now();
+            let verdict = b.verify(key.expose_token(), &route()).await;
+            assert_eq!(
+                verdict.unwrap_err(),
+                AuthError::Unavailable,
+                "past the staleness bound the entry is read again, and the store is stalled"
+            );
+            assert!(start.elapsed() < DEADLINE + Duration::from_millis(750));
+
+            relay.unpause();
+            let seen = within!(
+                Duration::from_secs(10),
+                matches!(
+                    b.verify(key.expose_token(), &route()).await,
+                    Err(AuthError::InvalidKey(_))
+                )
+            );
+            assert!(
+                seen.is_some(),
+                "B sees the revocation once the link is back"
+            );
+            assert!(within!(Duration::from_secs(10), cache_b.is_listening()).is_some());
+        }
+    })
+    .await;
+    pg.drop_now().await;
+    if let Err(err) = outcome {
+        std::panic::resume_unwind(err.into_panic());
+    }
 }

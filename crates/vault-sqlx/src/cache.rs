@@ -4,8 +4,11 @@
 //! Invalidation: a revocation or rotation through the cache drops its entry at once; on
 //! PostgreSQL every instance also listens for the `NOTIFY` the store sends in the same
 //! transaction and drops its entry within milliseconds. The TTL bounds the damage of a lost
-//! notification; while the listener is disconnected the cache serves nothing (reads go to
-//! the database) and it is emptied when the listener reconnects.
+//! notification. The listener pings its connection after a heartbeat of silence, so a link
+//! that died without closing (a partition) is noticed within two heartbeats; whenever the
+//! listener is not known to be live, an entry is served only up to the staleness bound after
+//! it was read, older ones are read again (and answer 503 if the store cannot be reached);
+//! the cache is emptied when the listener subscribes again.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -15,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rustc_hash::FxBuildHasher;
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use time::OffsetDateTime;
 use vault_core::keys::KeyRecord;
 use vault_core::{Error, KeyId, KeyStore, WorkspaceId};
@@ -33,6 +36,17 @@ pub struct KeyCacheConfig {
     /// Most records kept (default 100,000; when full, expired records go first, then
     /// arbitrary ones).
     pub max_entries: u64,
+    /// How long after it was read a record may be served while the listener is not known
+    /// to be live (before it first subscribes, after its connection failed or missed a
+    /// heartbeat): the longest a revocation made elsewhere goes unseen once a dead link is
+    /// noticed (default 5 s; never more than `ttl`). Older records are read again, so keys
+    /// keep working for this long into an outage of the database and then answer 503;
+    /// `Duration::ZERO` reads every key from the store until the listener is back.
+    pub staleness: Duration,
+    /// How long the listener waits in silence before it pings its connection, and how long
+    /// it waits for the answer (default 1 s): a link that stops forwarding without closing
+    /// is noticed within twice this. Each ping is one `SELECT 1` round trip.
+    pub heartbeat: Duration,
 }
 
 impl Default for KeyCacheConfig {
@@ -40,6 +54,8 @@ impl Default for KeyCacheConfig {
         Self {
             ttl: Duration::from_secs(30),
             max_entries: 100_000,
+            staleness: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(1),
         }
     }
 }
@@ -69,9 +85,11 @@ struct Shared {
     cache: Entries,
     /// Bumped before every invalidation: a lookup that raced one does not keep its result.
     epoch: AtomicU64,
-    /// Whether entries may be cached: always without a listener; with one, only while it is
-    /// subscribed (otherwise a change in another instance could go unseen until the TTL).
-    caching: AtomicBool,
+    /// Whether the listener is subscribed and its link answered within the last heartbeat
+    /// (never without a listener). While it is not, entries are served for `staleness` only.
+    listening: AtomicBool,
+    ttl_ms: u64,
+    staleness_ms: u64,
     listener: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
@@ -98,23 +116,41 @@ impl Shared {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_all();
     }
+
+    /// The listener's state: live, entries are served for the TTL (anything cached before
+    /// may have missed a notification, so the cache starts empty); not live, for
+    /// `staleness` after they were read, from this moment on.
+    fn set_listening(&self, live: bool) {
+        if live {
+            self.invalidate_all();
+            self.cache.set_max_age_ms(self.ttl_ms);
+        } else {
+            self.cache.set_max_age_ms(self.staleness_ms);
+        }
+        self.listening.store(live, Ordering::SeqCst);
+    }
 }
 
 impl<S: KeyStore> CachedKeyStore<S> {
     /// Caches in front of `inner`, invalidated only by changes made through this value (one
     /// instance, or several that accept `config.ttl` of staleness).
     pub fn new(inner: S, config: KeyCacheConfig) -> Self {
-        Self::build(inner, config, true)
+        Self::build(inner, config, false)
     }
 
-    fn build(inner: S, config: KeyCacheConfig, caching: bool) -> Self {
-        let cache = Entries::new(config);
+    /// With `listener`, entries start at the staleness bound until it subscribes.
+    fn build(inner: S, config: KeyCacheConfig, listener: bool) -> Self {
+        let ttl_ms = millis(config.ttl);
+        let staleness_ms = millis(config.staleness).min(ttl_ms);
+        let cache = Entries::new(&config, if listener { staleness_ms } else { ttl_ms });
         Self {
             inner,
             shared: Arc::new(Shared {
                 cache,
                 epoch: AtomicU64::new(0),
-                caching: AtomicBool::new(caching),
+                listening: AtomicBool::new(false),
+                ttl_ms,
+                staleness_ms,
                 listener: Mutex::new(None),
             }),
         }
@@ -130,9 +166,11 @@ impl<S: KeyStore> CachedKeyStore<S> {
         self.shared.cache.contains_key(id)
     }
 
-    /// Whether lookups are being cached (with a listener: whether it is subscribed).
-    pub fn is_caching(&self) -> bool {
-        self.shared.caching.load(Ordering::SeqCst)
+    /// Whether the listener is subscribed and its link answered within the last heartbeat:
+    /// then entries are served for the full TTL, otherwise for the staleness bound only.
+    /// Always `false` without a listener ([`CachedKeyStore::new`]: entries live the TTL).
+    pub fn is_listening(&self) -> bool {
+        self.shared.listening.load(Ordering::SeqCst)
     }
 
     /// Drops the entry of `id`.
@@ -148,9 +186,10 @@ impl<S: KeyStore> CachedKeyStore<S> {
 
 impl CachedKeyStore<SqlStore> {
     /// Caches in front of `store`; on PostgreSQL also listens for other instances' key
-    /// changes (a task on the current Tokio runtime with its own connection, reconnecting
-    /// with backoff, ended when the last clone of the cache is dropped). On SQLite, which
-    /// serves one machine, this is [`CachedKeyStore::new`].
+    /// changes (a task on the current Tokio runtime with its own connection, pinged every
+    /// `config.heartbeat` of silence, reconnecting with backoff, ended when the last clone of
+    /// the cache is dropped). On SQLite, which serves one machine, this is
+    /// [`CachedKeyStore::new`].
     ///
     /// # Panics
     /// On PostgreSQL, outside a Tokio runtime.
@@ -158,13 +197,13 @@ impl CachedKeyStore<SqlStore> {
         let Backend::Postgres { options, .. } = &store.backend else {
             return Self::new(store, config);
         };
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
-            .acquire_timeout(Duration::from_secs(2))
-            .connect_lazy_with(options.as_ref().clone());
-        let cached = Self::build(store, config, false);
-        let task = tokio::spawn(listen(Arc::downgrade(&cached.shared), pool));
+        let link = Link {
+            options: options.as_ref().clone(),
+            store: store.clone(),
+            heartbeat: config.heartbeat.max(MIN_HEARTBEAT),
+        };
+        let cached = Self::build(store, config, true);
+        let task = tokio::spawn(listen(Arc::downgrade(&cached.shared), link));
         *cached
             .shared
             .listener
@@ -174,64 +213,102 @@ impl CachedKeyStore<SqlStore> {
     }
 }
 
+/// The shortest heartbeat: a ping costs a round trip.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
+
+/// What the listener connects with.
+struct Link {
+    options: PgConnectOptions,
+    /// For its deadline.
+    store: SqlStore,
+    heartbeat: Duration,
+}
+
 /// Keeps a subscription to [`KEY_CHANGES_CHANNEL`] and turns notifications into
-/// invalidations; caching is off whenever the subscription is not known to be live.
-async fn listen(shared: Weak<Shared>, pool: sqlx::PgPool) {
+/// invalidations; entries are served for the full TTL only while the subscription is known
+/// to be live.
+async fn listen(shared: Weak<Shared>, link: Link) {
     const FIRST_BACKOFF: Duration = Duration::from_millis(100);
     const MAX_BACKOFF: Duration = Duration::from_secs(5);
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let subscribed = async {
-            let mut listener = PgListener::connect_with(&pool).await?;
-            listener.listen(KEY_CHANGES_CHANNEL).await?;
-            Ok::<_, sqlx::Error>(listener)
-        }
-        .await;
+        // A pool for each subscription: dropping a listener sends `UNLISTEN` and waits for
+        // the answer on its connection, which on a dead link takes as long as the link stays
+        // dead; that wait must not hold the connection the next subscription needs.
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy_with(link.options.clone());
+        let subscribed = link
+            .store
+            .deadline
+            .start()
+            .run(async {
+                let mut listener = PgListener::connect_with(&pool).await?;
+                // Reconnecting is this loop's work: it must know, to change how entries are
+                // served.
+                listener.eager_reconnect(false);
+                listener.listen(KEY_CHANGES_CHANNEL).await?;
+                Ok::<_, sqlx::Error>(listener)
+            })
+            .await;
         match subscribed {
-            Ok(mut listener) => {
-                {
-                    let Some(shared) = shared.upgrade() else {
-                        return;
-                    };
-                    // Anything cached before now may have missed a notification.
-                    shared.invalidate_all();
-                    shared.caching.store(true, Ordering::SeqCst);
+            Ok(listener) => {
+                match shared.upgrade() {
+                    Some(shared) => shared.set_listening(true),
+                    None => return,
                 }
                 tracing::debug!("key cache listening for key changes");
                 backoff = FIRST_BACKOFF;
-                loop {
-                    match listener.try_recv().await {
-                        Ok(Some(note)) => {
-                            let Some(shared) = shared.upgrade() else {
-                                return;
-                            };
-                            match note.payload().parse::<KeyId>() {
-                                Ok(id) => shared.invalidate(&id),
-                                Err(_) => shared.invalidate_all(),
-                            }
-                        }
-                        Ok(None) => {
-                            tracing::warn!("key change listener lost its connection");
-                            break;
-                        }
-                        Err(err) => {
-                            tracing::warn!(error = %err, "key change listener failed");
-                            break;
-                        }
+                match follow(&shared, listener, link.heartbeat).await {
+                    Some(lost) => {
+                        tracing::warn!(reason = %lost, "key change listener lost its link")
                     }
+                    None => return,
                 }
             }
             Err(err) => tracing::warn!(error = %err, "key change listener cannot subscribe"),
         }
-        {
-            let Some(shared) = shared.upgrade() else {
-                return;
-            };
-            shared.caching.store(false, Ordering::SeqCst);
-            shared.invalidate_all();
+        match shared.upgrade() {
+            Some(shared) => shared.set_listening(false),
+            None => return,
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Applies the notifications of a live subscription until its link fails: why it failed, or
+/// `None` once the cache is gone. After a heartbeat of silence the link must answer a ping
+/// within another heartbeat.
+async fn follow(
+    shared: &Weak<Shared>,
+    mut listener: PgListener,
+    heartbeat: Duration,
+) -> Option<String> {
+    loop {
+        match tokio::time::timeout(heartbeat, listener.try_recv()).await {
+            Ok(Ok(Some(note))) => {
+                let shared = shared.upgrade()?;
+                match note.payload().parse::<KeyId>() {
+                    Ok(id) => shared.invalidate(&id),
+                    Err(_) => shared.invalidate_all(),
+                }
+            }
+            Ok(Ok(None)) => return Some("connection closed".to_owned()),
+            Ok(Err(err)) => return Some(err.to_string()),
+            // Silence (waiting for a notification is cancel-safe): is the link still there?
+            Err(_) => {
+                let ping = sqlx::query("SELECT 1").execute(&mut listener);
+                match tokio::time::timeout(heartbeat, ping).await {
+                    Ok(Ok(_)) if shared.strong_count() == 0 => return None,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(err)) => return Some(err.to_string()),
+                    Err(_) => return Some(format!("no answer to a ping within {heartbeat:?}")),
+                }
+            }
+        }
     }
 }
 
@@ -255,11 +332,11 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
             return Ok(Some(hit));
         }
         let epoch = shared.epoch.load(Ordering::SeqCst);
+        // The record's age counts from before the read: it may be that old when it arrives.
+        let read_ms = shared.cache.clock.precise_ms();
         let found = self.inner.find_key(id).await?;
-        if let Some(record) = &found
-            && shared.caching.load(Ordering::SeqCst)
-        {
-            shared.cache.insert(*id, Arc::clone(record));
+        if let Some(record) = &found {
+            shared.cache.insert(*id, Arc::clone(record), read_ms);
             // An invalidation since the read began may concern this record: an invalidator
             // bumps the epoch before it removes, so one of the two removals wins.
             if shared.epoch.load(Ordering::SeqCst) != epoch {
@@ -310,19 +387,14 @@ impl<S: std::fmt::Debug> std::fmt::Debug for CachedKeyStore<S> {
         f.debug_struct("CachedKeyStore")
             .field("inner", &self.inner)
             .field("entries", &self.shared.cache.entry_count())
-            .field("caching", &self.is_caching_inner())
+            .field("listening", &self.shared.listening.load(Ordering::SeqCst))
             .finish()
     }
 }
 
-impl<S> CachedKeyStore<S> {
-    fn is_caching_inner(&self) -> bool {
-        self.shared.caching.load(Ordering::SeqCst)
-    }
-}
-
 /// The cached records: shards of a hash map, each under its own read-write lock, every entry
-/// with its deadline. A hit is one shared lock, one hash lookup and one atomic load, with no
+/// with the time it was read. A hit is one shared lock, one hash lookup and two atomic loads
+/// (the clock, the longest age served now), with no
 /// bookkeeping behind it (a general-purpose cache such as moka records every read for its
 /// eviction policy and reads the clock, which together cost more than the rest of the
 /// lookup). A full shard first drops its expired entries, then an arbitrary one: ids are
@@ -331,7 +403,8 @@ impl<S> CachedKeyStore<S> {
 struct Entries {
     shards: Box<[RwLock<Shard>]>,
     per_shard: usize,
-    ttl_ms: u64,
+    /// The TTL, or the staleness bound while the listener is not live.
+    max_age_ms: AtomicU64,
     clock: Arc<CoarseClock>,
 }
 
@@ -339,14 +412,24 @@ type Shard = HashMap<KeyId, Entry, FxBuildHasher>;
 
 struct Entry {
     record: Arc<KeyRecord>,
-    /// On the [`CoarseClock`]'s scale.
-    expires_ms: u64,
+    /// When the store was asked for it, on the [`CoarseClock`]'s scale.
+    read_ms: u64,
+}
+
+impl Entry {
+    fn is_fresh(&self, now_ms: u64, max_age_ms: u64) -> bool {
+        now_ms.saturating_sub(self.read_ms) < max_age_ms
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Enough shards that two cores rarely meet on one lock.
 const SHARDS: usize = 16;
 
-/// How often the coarse clock advances: an entry lives at most this much past its TTL.
+/// How often the coarse clock advances: an entry lives at most this much past its age limit.
 const TICK: Duration = Duration::from_millis(20);
 
 /// Milliseconds since the cache was made, advanced every [`TICK`] by a thread of its own,
@@ -395,16 +478,24 @@ impl CoarseClock {
 }
 
 impl Entries {
-    fn new(config: KeyCacheConfig) -> Self {
+    fn new(config: &KeyCacheConfig, max_age_ms: u64) -> Self {
         let max = usize::try_from(config.max_entries)
             .unwrap_or(usize::MAX)
             .max(1);
         Self {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             per_shard: max.div_ceil(SHARDS),
-            ttl_ms: u64::try_from(config.ttl.as_millis()).unwrap_or(u64::MAX),
+            max_age_ms: AtomicU64::new(max_age_ms),
             clock: CoarseClock::start(),
         }
+    }
+
+    fn set_max_age_ms(&self, max_age_ms: u64) {
+        self.max_age_ms.store(max_age_ms, Ordering::Release);
+    }
+
+    fn max_age_ms(&self) -> u64 {
+        self.max_age_ms.load(Ordering::Acquire)
     }
 
     fn shard(&self, id: &KeyId) -> &RwLock<Shard> {
@@ -419,27 +510,28 @@ impl Entries {
             .read()
             .unwrap_or_else(PoisonError::into_inner);
         let entry = shard.get(id)?;
-        (entry.expires_ms > self.clock.now_ms()).then(|| Arc::clone(&entry.record))
+        entry
+            .is_fresh(self.clock.now_ms(), self.max_age_ms())
+            .then(|| Arc::clone(&entry.record))
     }
 
-    fn insert(&self, id: KeyId, record: Arc<KeyRecord>) {
-        // The precise time: the entry's life starts now, not up to a tick ago.
-        let now_ms = self.clock.precise_ms();
+    /// Keeps `record`, read from the store at `read_ms` (the precise time, taken before the
+    /// read: its age counts from then, not from up to a tick ago).
+    fn insert(&self, id: KeyId, record: Arc<KeyRecord>, read_ms: u64) {
         let mut shard = self
             .shard(&id)
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         if shard.len() >= self.per_shard && !shard.contains_key(&id) {
-            let coarse = self.clock.now_ms();
-            shard.retain(|_, entry| entry.expires_ms > coarse);
+            let (now_ms, max_age_ms) = (self.clock.now_ms(), self.max_age_ms());
+            shard.retain(|_, entry| entry.is_fresh(now_ms, max_age_ms));
             if shard.len() >= self.per_shard
                 && let Some(victim) = shard.keys().next().copied()
             {
                 shard.remove(&victim);
             }
         }
-        let expires_ms = now_ms.saturating_add(self.ttl_ms);
-        shard.insert(id, Entry { record, expires_ms });
+        shard.insert(id, Entry { record, read_ms });
     }
 
     fn invalidate(&self, id: &KeyId) {
@@ -498,32 +590,58 @@ mod tests {
         })
     }
 
+    fn entries(max_entries: u64, max_age: Duration) -> Entries {
+        let config = KeyCacheConfig {
+            max_entries,
+            ..KeyCacheConfig::default()
+        };
+        Entries::new(&config, millis(max_age))
+    }
+
+    fn keep(entries: &Entries, r: &Arc<KeyRecord>) {
+        entries.insert(r.metadata.id, Arc::clone(r), entries.clock.precise_ms());
+    }
+
     #[test]
     fn an_entry_is_served_until_its_ttl_and_not_after() {
-        let entries = Entries::new(KeyCacheConfig {
-            ttl: Duration::from_millis(100),
-            max_entries: 10,
-        });
+        let entries = entries(10, Duration::from_millis(100));
         let r = record();
-        entries.insert(r.metadata.id, Arc::clone(&r));
+        keep(&entries, &r);
         assert!(entries.get(&r.metadata.id).is_some());
         std::thread::sleep(Duration::from_millis(100) + 3 * TICK);
         assert!(entries.get(&r.metadata.id).is_none());
     }
 
     #[test]
+    fn a_lower_age_limit_applies_at_once_to_entries_already_kept() {
+        let entries = entries(10, Duration::from_secs(60));
+        let (old, young) = (record(), record());
+        keep(&entries, &old);
+        std::thread::sleep(Duration::from_millis(150) + 3 * TICK);
+        keep(&entries, &young);
+        // The listener is lost: the staleness bound replaces the TTL.
+        entries.set_max_age_ms(150);
+        assert!(entries.get(&old.metadata.id).is_none(), "read too long ago");
+        assert!(entries.get(&young.metadata.id).is_some(), "read just now");
+        entries.set_max_age_ms(0);
+        assert!(
+            entries.get(&young.metadata.id).is_none(),
+            "a zero bound serves nothing"
+        );
+        // Back to the TTL: the old entry was kept, but `set_listening` empties the cache.
+        entries.set_max_age_ms(60_000);
+        assert!(entries.get(&old.metadata.id).is_some());
+    }
+
+    #[test]
     fn the_cache_holds_at_most_its_bound() {
-        let entries = Entries::new(KeyCacheConfig {
-            ttl: Duration::from_secs(60),
-            max_entries: 32,
-        });
+        let entries = entries(32, Duration::from_secs(60));
         for _ in 0..1_000 {
-            let r = record();
-            entries.insert(r.metadata.id, r);
+            keep(&entries, &record());
         }
         assert!(entries.entry_count() <= 32);
         let kept = record();
-        entries.insert(kept.metadata.id, Arc::clone(&kept));
+        keep(&entries, &kept);
         assert!(entries.contains_key(&kept.metadata.id));
         entries.invalidate(&kept.metadata.id);
         assert!(!entries.contains_key(&kept.metadata.id));

@@ -1,7 +1,9 @@
 //! The verification cache in front of the SQL key store: revocation is immediate in the
 //! instance that revokes and reaches other instances on one PostgreSQL within a second;
 //! an unreachable database answers `Unavailable`, never a panic or a 401; a listener whose
-//! link stalls is noticed, and from then on entries past the staleness bound are read again.
+//! link stalls is noticed, and from then on entries past the staleness bound are read again;
+//! a forged key (a fresh random id, a correct checksum) is refused without a round trip,
+//! while keys issued elsewhere reach every instance's index of key ids.
 
 mod support;
 
@@ -11,8 +13,8 @@ use std::time::{Duration, Instant};
 use support::PgSchema;
 use support::relay::Relay;
 use vault_core::{
-    ApiKeys, AuthError, Environment, IssuedKey, NewKey, Pepper, PermissionSet, Requirement, UserId,
-    WorkspaceId,
+    ApiKeys, AuthError, Environment, InvalidKeyReason, IssuedKey, NewKey, Pepper, PermissionSet,
+    Requirement, UserId, WorkspaceId,
 };
 use vault_sqlx::{CachedKeyStore, KeyCacheConfig, SqlStore, StoreOptions};
 
@@ -232,6 +234,81 @@ async fn a_stalled_listener_is_noticed_and_entries_past_the_staleness_bound_are_
                 "B sees the revocation once the link is back"
             );
             assert!(within!(Duration::from_secs(10), cache_b.is_listening()).is_some());
+        }
+    })
+    .await;
+    pg.drop_now().await;
+    if let Err(err) = outcome {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_key_is_refused_without_a_round_trip_and_keys_issued_elsewhere_verify() {
+    const DEADLINE: Duration = Duration::from_secs(1);
+    let unknown = Err(AuthError::InvalidKey(InvalidKeyReason::UnknownKey));
+    let pg = PgSchema::create().await;
+    let relay = Relay::start(&pg.url).await;
+    let outcome = tokio::spawn({
+        let url = pg.url.clone();
+        async move {
+            let (_, a) = instance(&url).await;
+            let before_b = issue(&a).await;
+            // B reaches the database through the relay; it never looks up an id its index
+            // does not hold, and its heartbeat is too slow to notice the stall below.
+            let options = StoreOptions {
+                deadline: DEADLINE,
+                ..StoreOptions::default()
+            };
+            let store = SqlStore::connect_with(&relay.url(&url), &options)
+                .await
+                .unwrap();
+            let config = KeyCacheConfig {
+                heartbeat: Duration::from_secs(60),
+                unindexed_lookups_per_second: 0,
+                ..KeyCacheConfig::default()
+            };
+            let cache_b = Arc::new(CachedKeyStore::listening(store, config));
+            let indexed = within!(Duration::from_secs(5), cache_b.is_index_complete());
+            assert!(indexed.is_some(), "B read every key id");
+            let b = ApiKeys::builder(cache_b.clone(), &pepper()).build();
+
+            b.verify(before_b.expose_token(), &route())
+                .await
+                .expect("a key that existed when B started is in its index");
+            // Announced by NOTIFY: with no lookups of unindexed ids, the only way B knows.
+            let fresh = issue(&a).await;
+            let seen = within!(
+                Duration::from_secs(1),
+                b.verify(fresh.expose_token(), &route()).await.is_ok()
+            );
+            let seen = seen.expect("a key issued on A verifies on B within a second");
+            eprintln!("a key issued on A verified on B after {seen:?}");
+            let successor = a
+                .rotate(&fresh.metadata.id, time::Duration::hours(1))
+                .await
+                .unwrap();
+            let seen = within!(
+                Duration::from_secs(1),
+                b.verify(successor.expose_token(), &route()).await.is_ok()
+            );
+            assert!(seen.is_some(), "a successor made on A verifies on B");
+            assert_eq!(
+                b.verify(&support::forged::key(), &route()).await.map(drop),
+                unknown
+            );
+
+            // A round trip would now wait for the deadline and answer `Unavailable`.
+            relay.pause();
+            let start = Instant::now();
+            for _ in 0..100 {
+                let verdict = b.verify(&support::forged::key(), &route()).await;
+                assert_eq!(verdict.map(drop), unknown);
+            }
+            let took = start.elapsed();
+            assert!(took < DEADLINE, "100 forged keys took {took:?}");
+            eprintln!("100 forged keys refused in {took:?} while the link stalled");
+            relay.unpause();
         }
     })
     .await;

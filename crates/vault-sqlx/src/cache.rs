@@ -9,9 +9,12 @@
 //! listener is not known to be live, an entry is served only up to the staleness bound after
 //! it was read, older ones are read again (and answer 503 if the store cannot be reached);
 //! the cache is emptied when the listener subscribes again.
+//!
+//! Unknown ids: on PostgreSQL the cache also keeps the id of every key in the store (a
+//! [`KeyIndex`], loaded when the listener subscribes, told of new keys by their `NOTIFY`), so
+//! a forged key whose id nobody issued is refused without a round trip.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
@@ -23,7 +26,9 @@ use time::OffsetDateTime;
 use vault_core::keys::KeyRecord;
 use vault_core::{Error, KeyId, KeyStore, WorkspaceId};
 
-use crate::keys::KEY_CHANGES_CHANNEL;
+use crate::error::SqlError;
+use crate::key_index::{KeyIndex, SHARDS, shard_of};
+use crate::keys::{KEY_CHANGES_CHANNEL, NEW_KEYS_CHANNEL};
 use crate::store::{Backend, SqlStore};
 
 /// Limits of a [`CachedKeyStore`].
@@ -47,6 +52,17 @@ pub struct KeyCacheConfig {
     /// it waits for the answer (default 1 s): a link that stops forwarding without closing
     /// is noticed within twice this. Each ping is one `SELECT 1` round trip.
     pub heartbeat: Duration,
+    /// Whether to keep the id of every key in memory (with a listener only, on PostgreSQL;
+    /// default `true`): a key whose id is not among them is refused without a store lookup.
+    /// 15–30 bytes per key (26 MiB for a million). Until the listener has subscribed and
+    /// read every id, and whenever it is not live, lookups go to the store as without it.
+    pub index_key_ids: bool,
+    /// Lookups of ids the index does not hold that still go to the store, per second
+    /// (default 20): a key issued by another instance is in the index once its `NOTIFY`
+    /// arrives (milliseconds); a request with it before then is looked up while this budget
+    /// lasts, or refused as unknown. Forged keys spend the budget, so under a flood of them a
+    /// key that new may be refused until its notification lands; a retry then succeeds.
+    pub unindexed_lookups_per_second: u32,
 }
 
 impl Default for KeyCacheConfig {
@@ -56,14 +72,17 @@ impl Default for KeyCacheConfig {
             max_entries: 100_000,
             staleness: Duration::from_secs(5),
             heartbeat: Duration::from_secs(1),
+            index_key_ids: true,
+            unindexed_lookups_per_second: 20,
         }
     }
 }
 
 /// A [`KeyStore`] that caches [`KeyStore::find_key`] results of `S`.
 ///
-/// Only found keys are cached: an unknown id always reaches the store, so a key issued by
-/// another instance works at once and a flood of made-up ids cannot evict real keys.
+/// Only found keys are cached, so a flood of made-up ids cannot evict real keys. With an
+/// index of key ids ([`KeyCacheConfig::index_key_ids`]) an id the store does not hold is
+/// refused without asking it; without one, an unknown id always reaches the store.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -90,6 +109,8 @@ struct Shared {
     listening: AtomicBool,
     ttl_ms: u64,
     staleness_ms: u64,
+    /// Every key id of the store, when kept.
+    index: Option<KeyIndex>,
     listener: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
@@ -126,8 +147,20 @@ impl Shared {
             self.cache.set_max_age_ms(self.ttl_ms);
         } else {
             self.cache.set_max_age_ms(self.staleness_ms);
+            // New keys' notifications may be missed from now on: the next subscription reads
+            // every id again.
+            if let Some(index) = &self.index {
+                index.set_complete(false);
+            }
         }
         self.listening.store(live, Ordering::SeqCst);
+    }
+
+    /// Tells the index of a key id the store holds or is about to.
+    fn learn(&self, id: KeyId) {
+        if let Some(index) = &self.index {
+            index.insert(id);
+        }
     }
 }
 
@@ -135,11 +168,12 @@ impl<S: KeyStore> CachedKeyStore<S> {
     /// Caches in front of `inner`, invalidated only by changes made through this value (one
     /// instance, or several that accept `config.ttl` of staleness).
     pub fn new(inner: S, config: KeyCacheConfig) -> Self {
-        Self::build(inner, config, false)
+        Self::build(inner, config, false, false)
     }
 
-    /// With `listener`, entries start at the staleness bound until it subscribes.
-    fn build(inner: S, config: KeyCacheConfig, listener: bool) -> Self {
+    /// With `listener`, entries start at the staleness bound until it subscribes; with
+    /// `indexed`, an empty, incomplete index of key ids (the listener fills it).
+    fn build(inner: S, config: KeyCacheConfig, listener: bool, indexed: bool) -> Self {
         let ttl_ms = millis(config.ttl);
         let staleness_ms = millis(config.staleness).min(ttl_ms);
         let cache = Entries::new(&config, if listener { staleness_ms } else { ttl_ms });
@@ -151,6 +185,7 @@ impl<S: KeyStore> CachedKeyStore<S> {
                 listening: AtomicBool::new(false),
                 ttl_ms,
                 staleness_ms,
+                index: indexed.then(|| KeyIndex::new(config.unindexed_lookups_per_second)),
                 listener: Mutex::new(None),
             }),
         }
@@ -171,6 +206,15 @@ impl<S: KeyStore> CachedKeyStore<S> {
     /// Always `false` without a listener ([`CachedKeyStore::new`]: entries live the TTL).
     pub fn is_listening(&self) -> bool {
         self.shared.listening.load(Ordering::SeqCst)
+    }
+
+    /// Whether the index of key ids holds every id of the store, so unknown ids are refused
+    /// without a lookup (`false` without an index).
+    pub fn is_index_complete(&self) -> bool {
+        self.shared
+            .index
+            .as_ref()
+            .is_some_and(KeyIndex::is_complete)
     }
 
     /// Drops the entry of `id`.
@@ -202,7 +246,7 @@ impl CachedKeyStore<SqlStore> {
             store: store.clone(),
             heartbeat: config.heartbeat.max(MIN_HEARTBEAT),
         };
-        let cached = Self::build(store, config, true);
+        let cached = Self::build(store, config, true, config.index_key_ids);
         let task = tokio::spawn(listen(Arc::downgrade(&cached.shared), link));
         *cached
             .shared
@@ -224,9 +268,9 @@ struct Link {
     heartbeat: Duration,
 }
 
-/// Keeps a subscription to [`KEY_CHANGES_CHANNEL`] and turns notifications into
-/// invalidations; entries are served for the full TTL only while the subscription is known
-/// to be live.
+/// Keeps a subscription to [`KEY_CHANGES_CHANNEL`] and [`NEW_KEYS_CHANNEL`] and turns
+/// notifications into invalidations and index entries; entries are served for the full TTL
+/// only while the subscription is known to be live.
 async fn listen(shared: Weak<Shared>, link: Link) {
     const FIRST_BACKOFF: Duration = Duration::from_millis(100);
     const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -249,7 +293,9 @@ async fn listen(shared: Weak<Shared>, link: Link) {
                 // Reconnecting is this loop's work: it must know, to change how entries are
                 // served.
                 listener.eager_reconnect(false);
-                listener.listen(KEY_CHANGES_CHANNEL).await?;
+                listener
+                    .listen_all([KEY_CHANGES_CHANNEL, NEW_KEYS_CHANNEL])
+                    .await?;
                 Ok::<_, sqlx::Error>(listener)
             })
             .await;
@@ -261,7 +307,7 @@ async fn listen(shared: Weak<Shared>, link: Link) {
                 }
                 tracing::debug!("key cache listening for key changes");
                 backoff = FIRST_BACKOFF;
-                match follow(&shared, listener, link.heartbeat).await {
+                match follow(&shared, listener, &link).await {
                     Some(lost) => {
                         tracing::warn!(reason = %lost, "key change listener lost its link")
                     }
@@ -281,19 +327,49 @@ async fn listen(shared: Weak<Shared>, link: Link) {
 
 /// Applies the notifications of a live subscription until its link fails: why it failed, or
 /// `None` once the cache is gone. After a heartbeat of silence the link must answer a ping
-/// within another heartbeat.
-async fn follow(
-    shared: &Weak<Shared>,
-    mut listener: PgListener,
-    heartbeat: Duration,
-) -> Option<String> {
+/// within another heartbeat. Meanwhile the index of key ids (if kept) is read anew, again
+/// a second after a failed attempt (until then unknown ids are looked up, as without it).
+async fn follow(shared: &Weak<Shared>, mut listener: PgListener, link: &Link) -> Option<String> {
+    const SCAN_RETRY: Duration = Duration::from_secs(1);
+    let indexed = shared.upgrade()?.index.is_some();
+    let scan = scan_key_ids(shared, &link.store, Duration::ZERO);
+    tokio::pin!(scan);
+    let mut scanning = indexed;
     loop {
-        match tokio::time::timeout(heartbeat, listener.try_recv()).await {
+        let next = tokio::select! {
+            scanned = &mut scan, if scanning => {
+                match scanned? {
+                    Ok(count) => {
+                        tracing::debug!(count, "every key id indexed");
+                        scanning = false;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot read the key ids");
+                        scan.set(scan_key_ids(shared, &link.store, SCAN_RETRY));
+                    }
+                }
+                continue;
+            }
+            next = tokio::time::timeout(link.heartbeat, listener.try_recv()) => next,
+        };
+        match next {
             Ok(Ok(Some(note))) => {
-                let shared = shared.upgrade()?;
+                let cache = shared.upgrade()?;
                 match note.payload().parse::<KeyId>() {
-                    Ok(id) => shared.invalidate(&id),
-                    Err(_) => shared.invalidate_all(),
+                    Ok(id) if note.channel() == NEW_KEYS_CHANNEL => cache.learn(id),
+                    Ok(id) => {
+                        cache.learn(id);
+                        cache.invalidate(&id);
+                    }
+                    // Not ours: anything may have changed.
+                    Err(_) => {
+                        cache.invalidate_all();
+                        if let Some(index) = &cache.index {
+                            index.set_complete(false);
+                            scan.set(scan_key_ids(shared, &link.store, Duration::ZERO));
+                            scanning = true;
+                        }
+                    }
                 }
             }
             Ok(Ok(None)) => return Some("connection closed".to_owned()),
@@ -301,21 +377,53 @@ async fn follow(
             // Silence (waiting for a notification is cancel-safe): is the link still there?
             Err(_) => {
                 let ping = sqlx::query("SELECT 1").execute(&mut listener);
-                match tokio::time::timeout(heartbeat, ping).await {
+                match tokio::time::timeout(link.heartbeat, ping).await {
                     Ok(Ok(_)) if shared.strong_count() == 0 => return None,
                     Ok(Ok(_)) => {}
                     Ok(Err(err)) => return Some(err.to_string()),
-                    Err(_) => return Some(format!("no answer to a ping within {heartbeat:?}")),
+                    Err(_) => {
+                        return Some(format!("no answer to a ping within {:?}", link.heartbeat));
+                    }
                 }
             }
         }
     }
 }
 
+/// After `delay`, reads every key id of the store into the index, then marks it complete:
+/// how many ids it read, or `None` once the cache is gone. Started after subscribing, so a
+/// key inserted meanwhile is either read here or announced to the listener.
+async fn scan_key_ids(
+    shared: &Weak<Shared>,
+    store: &SqlStore,
+    delay: Duration,
+) -> Option<Result<usize, SqlError>> {
+    const PAGE: u32 = 10_000;
+    tokio::time::sleep(delay).await;
+    let scanned = store
+        .scan_key_ids(PAGE, |ids| match shared.upgrade() {
+            Some(shared) => {
+                ids.iter().for_each(|id| shared.learn(*id));
+                true
+            }
+            None => false,
+        })
+        .await;
+    let shared = shared.upgrade()?;
+    let index = shared.index.as_ref()?;
+    if scanned.is_ok() {
+        index.set_complete(true);
+    }
+    Some(scanned)
+}
+
 #[async_trait]
 impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
         let id = record.metadata.id;
+        // Before the insert: the key must verify here from the moment it exists (an id held
+        // for a failed insert costs a lookup, nothing more).
+        self.shared.learn(id);
         let result = self.inner.insert_key(record).await;
         self.shared.invalidate(&id);
         result
@@ -331,11 +439,18 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
         if let Some(hit) = shared.cache.get(id) {
             return Ok(Some(hit));
         }
+        if let Some(index) = &shared.index
+            && !index.may_exist(id, shared.cache.clock.now_ms())
+        {
+            return Ok(None);
+        }
         let epoch = shared.epoch.load(Ordering::SeqCst);
         // The record's age counts from before the read: it may be that old when it arrives.
         let read_ms = shared.cache.clock.precise_ms();
         let found = self.inner.find_key(id).await?;
         if let Some(record) = &found {
+            // Found past the index (its notification still on the way): known from now on.
+            shared.learn(*id);
             shared.cache.insert(*id, Arc::clone(record), read_ms);
             // An invalidation since the read began may concern this record: an invalidator
             // bumps the epoch before it removes, so one of the two removals wins.
@@ -367,6 +482,7 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
         old_expires_at: OffsetDateTime,
         successor: KeyRecord,
     ) -> Result<(), Error> {
+        self.shared.learn(successor.metadata.id);
         let result = self.inner.rotate_key(old, old_expires_at, successor).await;
         self.shared.invalidate(old);
         result
@@ -388,6 +504,10 @@ impl<S: std::fmt::Debug> std::fmt::Debug for CachedKeyStore<S> {
             .field("inner", &self.inner)
             .field("entries", &self.shared.cache.entry_count())
             .field("listening", &self.shared.listening.load(Ordering::SeqCst))
+            .field(
+                "indexed_key_ids",
+                &self.shared.index.as_ref().map(KeyIndex::len),
+            )
             .finish()
     }
 }
@@ -425,9 +545,6 @@ impl Entry {
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
-
-/// Enough shards that two cores rarely meet on one lock.
-const SHARDS: usize = 16;
 
 /// How often the coarse clock advances: an entry lives at most this much past its age limit.
 const TICK: Duration = Duration::from_millis(20);
@@ -499,9 +616,7 @@ impl Entries {
     }
 
     fn shard(&self, id: &KeyId) -> &RwLock<Shard> {
-        // The high bits: FxHash mixes them best.
-        let hash = FxBuildHasher.hash_one(id);
-        &self.shards[(hash >> 60) as usize % SHARDS]
+        &self.shards[shard_of(id)]
     }
 
     fn get(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
@@ -631,6 +746,96 @@ mod tests {
         // Back to the TTL: the old entry was kept, but `set_listening` empties the cache.
         entries.set_max_age_ms(60_000);
         assert!(entries.get(&old.metadata.id).is_some());
+    }
+
+    /// A memory store that counts its lookups.
+    #[derive(Default)]
+    struct Counting {
+        store: vault_core::MemoryStore,
+        lookups: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl KeyStore for Counting {
+        async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
+            self.store.insert_key(record).await
+        }
+        async fn find_key(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, Error> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            self.store.find_key(id).await
+        }
+        async fn list_keys(&self, w: WorkspaceId) -> Result<Vec<Arc<KeyRecord>>, Error> {
+            self.store.list_keys(w).await
+        }
+        async fn revoke_key(
+            &self,
+            id: &KeyId,
+            at: OffsetDateTime,
+        ) -> Result<Option<Arc<KeyRecord>>, Error> {
+            self.store.revoke_key(id, at).await
+        }
+        async fn rotate_key(
+            &self,
+            old: &KeyId,
+            at: OffsetDateTime,
+            successor: KeyRecord,
+        ) -> Result<(), Error> {
+            self.store.rotate_key(old, at, successor).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_id_outside_a_complete_index_is_refused_without_a_lookup_past_the_budget() {
+        let config = KeyCacheConfig {
+            unindexed_lookups_per_second: 2,
+            ..KeyCacheConfig::default()
+        };
+        let cached = CachedKeyStore::build(Counting::default(), config, false, true);
+        let index = cached.shared.index.as_ref().unwrap();
+        let lookups = || cached.inner().lookups.load(Ordering::SeqCst);
+        // Issued elsewhere, its notification still on the way: not in the index.
+        let elsewhere = record();
+        let id = elsewhere.metadata.id;
+        cached
+            .inner()
+            .store
+            .insert_key((*elsewhere).clone())
+            .await
+            .unwrap();
+        index.set_complete(true);
+
+        assert!(
+            cached.find_key(&id).await.unwrap().is_some(),
+            "found within the budget"
+        );
+        assert!(index.contains(&id), "and known from now on");
+        let forged = || KeyId::random().unwrap();
+        assert!(cached.find_key(&forged()).await.unwrap().is_none());
+        assert_eq!(lookups(), 2, "both within the budget of 2 a second");
+        // The rest of this second (or the next, if it just began): refused unasked.
+        for _ in 0..3 {
+            let _ = cached.find_key(&forged()).await.unwrap();
+        }
+        assert!(lookups() <= 4, "{} lookups", lookups());
+        let before = lookups();
+        for _ in 0..100 {
+            assert!(cached.find_key(&forged()).await.unwrap().is_none());
+        }
+        assert!(lookups() <= before + 2, "{} lookups", lookups() - before);
+
+        // Issued here: in the index before it is in the store.
+        let mine = record();
+        cached.insert_key((*mine).clone()).await.unwrap();
+        cached.invalidate(&mine.metadata.id);
+        assert!(cached.find_key(&mine.metadata.id).await.unwrap().is_some());
+
+        // Incomplete (the listener lost its link): every unknown id is asked again.
+        index.set_complete(false);
+        let before = lookups();
+        for _ in 0..10 {
+            assert!(cached.find_key(&forged()).await.unwrap().is_none());
+        }
+        assert_eq!(lookups(), before + 10);
     }
 
     #[test]

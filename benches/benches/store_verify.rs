@@ -121,7 +121,7 @@ impl Services {
             .expect("PostgreSQL");
         let pg_cached = CachedKeyStore::listening(postgres.clone(), KeyCacheConfig::default());
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !pg_cached.is_caching() {
+        while !pg_cached.is_listening() {
             assert!(Instant::now() < deadline, "the key cache never subscribed");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -4,23 +4,31 @@
 //! Invalidation: a revocation or rotation through the cache drops its entry at once; on
 //! PostgreSQL every instance also listens for the `NOTIFY` the store sends in the same
 //! transaction and drops its entry within milliseconds. The TTL bounds the damage of a lost
-//! notification; while the listener is disconnected the cache serves nothing (reads go to
-//! the database) and it is emptied when the listener reconnects.
+//! notification. The listener pings its connection after a heartbeat of silence, so a link
+//! that died without closing (a partition) is noticed within two heartbeats; whenever the
+//! listener is not known to be live, an entry is served only up to the staleness bound after
+//! it was read, older ones are read again (and answer 503 if the store cannot be reached);
+//! the cache is emptied when the listener subscribes again.
+//!
+//! Unknown ids: on PostgreSQL the cache also keeps the id of every key in the store (a
+//! [`KeyIndex`], loaded when the listener subscribes, told of new keys by their `NOTIFY`), so
+//! a forged key whose id nobody issued is refused without a round trip.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rustc_hash::FxBuildHasher;
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use time::OffsetDateTime;
 use vault_core::keys::KeyRecord;
 use vault_core::{Error, KeyId, KeyStore, WorkspaceId};
 
-use crate::keys::KEY_CHANGES_CHANNEL;
+use crate::error::SqlError;
+use crate::key_index::{KeyIndex, SHARDS, shard_of};
+use crate::keys::{KEY_CHANGES_CHANNEL, NEW_KEYS_CHANNEL};
 use crate::store::{Backend, SqlStore};
 
 /// Limits of a [`CachedKeyStore`].
@@ -33,6 +41,28 @@ pub struct KeyCacheConfig {
     /// Most records kept (default 100,000; when full, expired records go first, then
     /// arbitrary ones).
     pub max_entries: u64,
+    /// How long after it was read a record may be served while the listener is not known
+    /// to be live (before it first subscribes, after its connection failed or missed a
+    /// heartbeat): the longest a revocation made elsewhere goes unseen once a dead link is
+    /// noticed (default 5 s; never more than `ttl`). Older records are read again, so keys
+    /// keep working for this long into an outage of the database and then answer 503;
+    /// `Duration::ZERO` reads every key from the store until the listener is back.
+    pub staleness: Duration,
+    /// How long the listener waits in silence before it pings its connection, and how long
+    /// it waits for the answer (default 1 s): a link that stops forwarding without closing
+    /// is noticed within twice this. Each ping is one `SELECT 1` round trip.
+    pub heartbeat: Duration,
+    /// Whether to keep the id of every key in memory (with a listener only, on PostgreSQL;
+    /// default `true`): a key whose id is not among them is refused without a store lookup.
+    /// 15–30 bytes per key (26 MiB for a million). Until the listener has subscribed and
+    /// read every id, and whenever it is not live, lookups go to the store as without it.
+    pub index_key_ids: bool,
+    /// Lookups of ids the index does not hold that still go to the store, per second
+    /// (default 20): a key issued by another instance is in the index once its `NOTIFY`
+    /// arrives (milliseconds); a request with it before then is looked up while this budget
+    /// lasts, or refused as unknown. Forged keys spend the budget, so under a flood of them a
+    /// key that new may be refused until its notification lands; a retry then succeeds.
+    pub unindexed_lookups_per_second: u32,
 }
 
 impl Default for KeyCacheConfig {
@@ -40,14 +70,19 @@ impl Default for KeyCacheConfig {
         Self {
             ttl: Duration::from_secs(30),
             max_entries: 100_000,
+            staleness: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(1),
+            index_key_ids: true,
+            unindexed_lookups_per_second: 20,
         }
     }
 }
 
 /// A [`KeyStore`] that caches [`KeyStore::find_key`] results of `S`.
 ///
-/// Only found keys are cached: an unknown id always reaches the store, so a key issued by
-/// another instance works at once and a flood of made-up ids cannot evict real keys.
+/// Only found keys are cached, so a flood of made-up ids cannot evict real keys. With an
+/// index of key ids ([`KeyCacheConfig::index_key_ids`]) an id the store does not hold is
+/// refused without asking it; without one, an unknown id always reaches the store.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -69,9 +104,13 @@ struct Shared {
     cache: Entries,
     /// Bumped before every invalidation: a lookup that raced one does not keep its result.
     epoch: AtomicU64,
-    /// Whether entries may be cached: always without a listener; with one, only while it is
-    /// subscribed (otherwise a change in another instance could go unseen until the TTL).
-    caching: AtomicBool,
+    /// Whether the listener is subscribed and its link answered within the last heartbeat
+    /// (never without a listener). While it is not, entries are served for `staleness` only.
+    listening: AtomicBool,
+    ttl_ms: u64,
+    staleness_ms: u64,
+    /// Every key id of the store, when kept.
+    index: Option<KeyIndex>,
     listener: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
@@ -98,23 +137,55 @@ impl Shared {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_all();
     }
+
+    /// The listener's state: live, entries are served for the TTL (anything cached before
+    /// may have missed a notification, so the cache starts empty); not live, for
+    /// `staleness` after they were read, from this moment on.
+    fn set_listening(&self, live: bool) {
+        if live {
+            self.invalidate_all();
+            self.cache.set_max_age_ms(self.ttl_ms);
+        } else {
+            self.cache.set_max_age_ms(self.staleness_ms);
+            // New keys' notifications may be missed from now on: the next subscription reads
+            // every id again.
+            if let Some(index) = &self.index {
+                index.set_complete(false);
+            }
+        }
+        self.listening.store(live, Ordering::SeqCst);
+    }
+
+    /// Tells the index of a key id the store holds or is about to.
+    fn learn(&self, id: KeyId) {
+        if let Some(index) = &self.index {
+            index.insert(id);
+        }
+    }
 }
 
 impl<S: KeyStore> CachedKeyStore<S> {
     /// Caches in front of `inner`, invalidated only by changes made through this value (one
     /// instance, or several that accept `config.ttl` of staleness).
     pub fn new(inner: S, config: KeyCacheConfig) -> Self {
-        Self::build(inner, config, true)
+        Self::build(inner, config, false, false)
     }
 
-    fn build(inner: S, config: KeyCacheConfig, caching: bool) -> Self {
-        let cache = Entries::new(config);
+    /// With `listener`, entries start at the staleness bound until it subscribes; with
+    /// `indexed`, an empty, incomplete index of key ids (the listener fills it).
+    fn build(inner: S, config: KeyCacheConfig, listener: bool, indexed: bool) -> Self {
+        let ttl_ms = millis(config.ttl);
+        let staleness_ms = millis(config.staleness).min(ttl_ms);
+        let cache = Entries::new(&config, if listener { staleness_ms } else { ttl_ms });
         Self {
             inner,
             shared: Arc::new(Shared {
                 cache,
                 epoch: AtomicU64::new(0),
-                caching: AtomicBool::new(caching),
+                listening: AtomicBool::new(false),
+                ttl_ms,
+                staleness_ms,
+                index: indexed.then(|| KeyIndex::new(config.unindexed_lookups_per_second)),
                 listener: Mutex::new(None),
             }),
         }
@@ -130,9 +201,20 @@ impl<S: KeyStore> CachedKeyStore<S> {
         self.shared.cache.contains_key(id)
     }
 
-    /// Whether lookups are being cached (with a listener: whether it is subscribed).
-    pub fn is_caching(&self) -> bool {
-        self.shared.caching.load(Ordering::SeqCst)
+    /// Whether the listener is subscribed and its link answered within the last heartbeat:
+    /// then entries are served for the full TTL, otherwise for the staleness bound only.
+    /// Always `false` without a listener ([`CachedKeyStore::new`]: entries live the TTL).
+    pub fn is_listening(&self) -> bool {
+        self.shared.listening.load(Ordering::SeqCst)
+    }
+
+    /// Whether the index of key ids holds every id of the store, so unknown ids are refused
+    /// without a lookup (`false` without an index).
+    pub fn is_index_complete(&self) -> bool {
+        self.shared
+            .index
+            .as_ref()
+            .is_some_and(KeyIndex::is_complete)
     }
 
     /// Drops the entry of `id`.
@@ -148,9 +230,10 @@ impl<S: KeyStore> CachedKeyStore<S> {
 
 impl CachedKeyStore<SqlStore> {
     /// Caches in front of `store`; on PostgreSQL also listens for other instances' key
-    /// changes (a task on the current Tokio runtime with its own connection, reconnecting
-    /// with backoff, ended when the last clone of the cache is dropped). On SQLite, which
-    /// serves one machine, this is [`CachedKeyStore::new`].
+    /// changes (a task on the current Tokio runtime with its own connection, pinged every
+    /// `config.heartbeat` of silence, reconnecting with backoff, ended when the last clone of
+    /// the cache is dropped). On SQLite, which serves one machine, this is
+    /// [`CachedKeyStore::new`].
     ///
     /// # Panics
     /// On PostgreSQL, outside a Tokio runtime.
@@ -158,13 +241,13 @@ impl CachedKeyStore<SqlStore> {
         let Backend::Postgres { options, .. } = &store.backend else {
             return Self::new(store, config);
         };
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
-            .acquire_timeout(Duration::from_secs(2))
-            .connect_lazy_with(options.as_ref().clone());
-        let cached = Self::build(store, config, false);
-        let task = tokio::spawn(listen(Arc::downgrade(&cached.shared), pool));
+        let link = Link {
+            options: options.as_ref().clone(),
+            store: store.clone(),
+            heartbeat: config.heartbeat.max(MIN_HEARTBEAT),
+        };
+        let cached = Self::build(store, config, true, config.index_key_ids);
+        let task = tokio::spawn(listen(Arc::downgrade(&cached.shared), link));
         *cached
             .shared
             .listener
@@ -174,71 +257,173 @@ impl CachedKeyStore<SqlStore> {
     }
 }
 
-/// Keeps a subscription to [`KEY_CHANGES_CHANNEL`] and turns notifications into
-/// invalidations; caching is off whenever the subscription is not known to be live.
-async fn listen(shared: Weak<Shared>, pool: sqlx::PgPool) {
+/// The shortest heartbeat: a ping costs a round trip.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
+
+/// What the listener connects with.
+struct Link {
+    options: PgConnectOptions,
+    /// For its deadline.
+    store: SqlStore,
+    heartbeat: Duration,
+}
+
+/// Keeps a subscription to [`KEY_CHANGES_CHANNEL`] and [`NEW_KEYS_CHANNEL`] and turns
+/// notifications into invalidations and index entries; entries are served for the full TTL
+/// only while the subscription is known to be live.
+async fn listen(shared: Weak<Shared>, link: Link) {
     const FIRST_BACKOFF: Duration = Duration::from_millis(100);
     const MAX_BACKOFF: Duration = Duration::from_secs(5);
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let subscribed = async {
-            let mut listener = PgListener::connect_with(&pool).await?;
-            listener.listen(KEY_CHANGES_CHANNEL).await?;
-            Ok::<_, sqlx::Error>(listener)
-        }
-        .await;
+        // A pool for each subscription: dropping a listener sends `UNLISTEN` and waits for
+        // the answer on its connection, which on a dead link takes as long as the link stays
+        // dead; that wait must not hold the connection the next subscription needs.
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy_with(link.options.clone());
+        let subscribed = link
+            .store
+            .deadline
+            .start()
+            .run(async {
+                let mut listener = PgListener::connect_with(&pool).await?;
+                // Reconnecting is this loop's work: it must know, to change how entries are
+                // served.
+                listener.eager_reconnect(false);
+                listener
+                    .listen_all([KEY_CHANGES_CHANNEL, NEW_KEYS_CHANNEL])
+                    .await?;
+                Ok::<_, sqlx::Error>(listener)
+            })
+            .await;
         match subscribed {
-            Ok(mut listener) => {
-                {
-                    let Some(shared) = shared.upgrade() else {
-                        return;
-                    };
-                    // Anything cached before now may have missed a notification.
-                    shared.invalidate_all();
-                    shared.caching.store(true, Ordering::SeqCst);
+            Ok(listener) => {
+                match shared.upgrade() {
+                    Some(shared) => shared.set_listening(true),
+                    None => return,
                 }
                 tracing::debug!("key cache listening for key changes");
                 backoff = FIRST_BACKOFF;
-                loop {
-                    match listener.try_recv().await {
-                        Ok(Some(note)) => {
-                            let Some(shared) = shared.upgrade() else {
-                                return;
-                            };
-                            match note.payload().parse::<KeyId>() {
-                                Ok(id) => shared.invalidate(&id),
-                                Err(_) => shared.invalidate_all(),
-                            }
-                        }
-                        Ok(None) => {
-                            tracing::warn!("key change listener lost its connection");
-                            break;
-                        }
-                        Err(err) => {
-                            tracing::warn!(error = %err, "key change listener failed");
-                            break;
-                        }
+                match follow(&shared, listener, &link).await {
+                    Some(lost) => {
+                        tracing::warn!(reason = %lost, "key change listener lost its link")
                     }
+                    None => return,
                 }
             }
             Err(err) => tracing::warn!(error = %err, "key change listener cannot subscribe"),
         }
-        {
-            let Some(shared) = shared.upgrade() else {
-                return;
-            };
-            shared.caching.store(false, Ordering::SeqCst);
-            shared.invalidate_all();
+        match shared.upgrade() {
+            Some(shared) => shared.set_listening(false),
+            None => return,
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
+/// Applies the notifications of a live subscription until its link fails: why it failed, or
+/// `None` once the cache is gone. After a heartbeat of silence the link must answer a ping
+/// within another heartbeat. Meanwhile the index of key ids (if kept) is read anew, again
+/// a second after a failed attempt (until then unknown ids are looked up, as without it).
+async fn follow(shared: &Weak<Shared>, mut listener: PgListener, link: &Link) -> Option<String> {
+    const SCAN_RETRY: Duration = Duration::from_secs(1);
+    let indexed = shared.upgrade()?.index.is_some();
+    let scan = scan_key_ids(shared, &link.store, Duration::ZERO);
+    tokio::pin!(scan);
+    let mut scanning = indexed;
+    loop {
+        let next = tokio::select! {
+            scanned = &mut scan, if scanning => {
+                match scanned? {
+                    Ok(count) => {
+                        tracing::debug!(count, "every key id indexed");
+                        scanning = false;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot read the key ids");
+                        scan.set(scan_key_ids(shared, &link.store, SCAN_RETRY));
+                    }
+                }
+                continue;
+            }
+            next = tokio::time::timeout(link.heartbeat, listener.try_recv()) => next,
+        };
+        match next {
+            Ok(Ok(Some(note))) => {
+                let cache = shared.upgrade()?;
+                match note.payload().parse::<KeyId>() {
+                    Ok(id) if note.channel() == NEW_KEYS_CHANNEL => cache.learn(id),
+                    Ok(id) => {
+                        cache.learn(id);
+                        cache.invalidate(&id);
+                    }
+                    // Not ours: anything may have changed.
+                    Err(_) => {
+                        cache.invalidate_all();
+                        if let Some(index) = &cache.index {
+                            index.set_complete(false);
+                            scan.set(scan_key_ids(shared, &link.store, Duration::ZERO));
+                            scanning = true;
+                        }
+                    }
+                }
+            }
+            Ok(Ok(None)) => return Some("connection closed".to_owned()),
+            Ok(Err(err)) => return Some(err.to_string()),
+            // Silence (waiting for a notification is cancel-safe): is the link still there?
+            Err(_) => {
+                let ping = sqlx::query("SELECT 1").execute(&mut listener);
+                match tokio::time::timeout(link.heartbeat, ping).await {
+                    Ok(Ok(_)) if shared.strong_count() == 0 => return None,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(err)) => return Some(err.to_string()),
+                    Err(_) => {
+                        return Some(format!("no answer to a ping within {:?}", link.heartbeat));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// After `delay`, reads every key id of the store into the index, then marks it complete:
+/// how many ids it read, or `None` once the cache is gone. Started after subscribing, so a
+/// key inserted meanwhile is either read here or announced to the listener.
+async fn scan_key_ids(
+    shared: &Weak<Shared>,
+    store: &SqlStore,
+    delay: Duration,
+) -> Option<Result<usize, SqlError>> {
+    const PAGE: u32 = 10_000;
+    tokio::time::sleep(delay).await;
+    let scanned = store
+        .scan_key_ids(PAGE, |ids| match shared.upgrade() {
+            Some(shared) => {
+                ids.iter().for_each(|id| shared.learn(*id));
+                true
+            }
+            None => false,
+        })
+        .await;
+    let shared = shared.upgrade()?;
+    let index = shared.index.as_ref()?;
+    if scanned.is_ok() {
+        index.set_complete(true);
+    }
+    Some(scanned)
+}
+
 #[async_trait]
 impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
         let id = record.metadata.id;
+        // Before the insert: the key must verify here from the moment it exists (an id held
+        // for a failed insert costs a lookup, nothing more).
+        self.shared.learn(id);
         let result = self.inner.insert_key(record).await;
         self.shared.invalidate(&id);
         result
@@ -254,12 +439,19 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
         if let Some(hit) = shared.cache.get(id) {
             return Ok(Some(hit));
         }
-        let epoch = shared.epoch.load(Ordering::SeqCst);
-        let found = self.inner.find_key(id).await?;
-        if let Some(record) = &found
-            && shared.caching.load(Ordering::SeqCst)
+        if let Some(index) = &shared.index
+            && !index.may_exist(id, shared.cache.clock.now_ms())
         {
-            shared.cache.insert(*id, Arc::clone(record));
+            return Ok(None);
+        }
+        let epoch = shared.epoch.load(Ordering::SeqCst);
+        // The record's age counts from before the read: it may be that old when it arrives.
+        let read_ms = shared.cache.clock.precise_ms();
+        let found = self.inner.find_key(id).await?;
+        if let Some(record) = &found {
+            // Found past the index (its notification still on the way): known from now on.
+            shared.learn(*id);
+            shared.cache.insert(*id, Arc::clone(record), read_ms);
             // An invalidation since the read began may concern this record: an invalidator
             // bumps the epoch before it removes, so one of the two removals wins.
             if shared.epoch.load(Ordering::SeqCst) != epoch {
@@ -290,6 +482,7 @@ impl<S: KeyStore> KeyStore for CachedKeyStore<S> {
         old_expires_at: OffsetDateTime,
         successor: KeyRecord,
     ) -> Result<(), Error> {
+        self.shared.learn(successor.metadata.id);
         let result = self.inner.rotate_key(old, old_expires_at, successor).await;
         self.shared.invalidate(old);
         result
@@ -310,19 +503,18 @@ impl<S: std::fmt::Debug> std::fmt::Debug for CachedKeyStore<S> {
         f.debug_struct("CachedKeyStore")
             .field("inner", &self.inner)
             .field("entries", &self.shared.cache.entry_count())
-            .field("caching", &self.is_caching_inner())
+            .field("listening", &self.shared.listening.load(Ordering::SeqCst))
+            .field(
+                "indexed_key_ids",
+                &self.shared.index.as_ref().map(KeyIndex::len),
+            )
             .finish()
     }
 }
 
-impl<S> CachedKeyStore<S> {
-    fn is_caching_inner(&self) -> bool {
-        self.shared.caching.load(Ordering::SeqCst)
-    }
-}
-
 /// The cached records: shards of a hash map, each under its own read-write lock, every entry
-/// with its deadline. A hit is one shared lock, one hash lookup and one atomic load, with no
+/// with the time it was read. A hit is one shared lock, one hash lookup and two atomic loads
+/// (the clock, the longest age served now), with no
 /// bookkeeping behind it (a general-purpose cache such as moka records every read for its
 /// eviction policy and reads the clock, which together cost more than the rest of the
 /// lookup). A full shard first drops its expired entries, then an arbitrary one: ids are
@@ -331,7 +523,8 @@ impl<S> CachedKeyStore<S> {
 struct Entries {
     shards: Box<[RwLock<Shard>]>,
     per_shard: usize,
-    ttl_ms: u64,
+    /// The TTL, or the staleness bound while the listener is not live.
+    max_age_ms: AtomicU64,
     clock: Arc<CoarseClock>,
 }
 
@@ -339,14 +532,21 @@ type Shard = HashMap<KeyId, Entry, FxBuildHasher>;
 
 struct Entry {
     record: Arc<KeyRecord>,
-    /// On the [`CoarseClock`]'s scale.
-    expires_ms: u64,
+    /// When the store was asked for it, on the [`CoarseClock`]'s scale.
+    read_ms: u64,
 }
 
-/// Enough shards that two cores rarely meet on one lock.
-const SHARDS: usize = 16;
+impl Entry {
+    fn is_fresh(&self, now_ms: u64, max_age_ms: u64) -> bool {
+        now_ms.saturating_sub(self.read_ms) < max_age_ms
+    }
+}
 
-/// How often the coarse clock advances: an entry lives at most this much past its TTL.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// How often the coarse clock advances: an entry lives at most this much past its age limit.
 const TICK: Duration = Duration::from_millis(20);
 
 /// Milliseconds since the cache was made, advanced every [`TICK`] by a thread of its own,
@@ -395,22 +595,28 @@ impl CoarseClock {
 }
 
 impl Entries {
-    fn new(config: KeyCacheConfig) -> Self {
+    fn new(config: &KeyCacheConfig, max_age_ms: u64) -> Self {
         let max = usize::try_from(config.max_entries)
             .unwrap_or(usize::MAX)
             .max(1);
         Self {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             per_shard: max.div_ceil(SHARDS),
-            ttl_ms: u64::try_from(config.ttl.as_millis()).unwrap_or(u64::MAX),
+            max_age_ms: AtomicU64::new(max_age_ms),
             clock: CoarseClock::start(),
         }
     }
 
+    fn set_max_age_ms(&self, max_age_ms: u64) {
+        self.max_age_ms.store(max_age_ms, Ordering::Release);
+    }
+
+    fn max_age_ms(&self) -> u64 {
+        self.max_age_ms.load(Ordering::Acquire)
+    }
+
     fn shard(&self, id: &KeyId) -> &RwLock<Shard> {
-        // The high bits: FxHash mixes them best.
-        let hash = FxBuildHasher.hash_one(id);
-        &self.shards[(hash >> 60) as usize % SHARDS]
+        &self.shards[shard_of(id)]
     }
 
     fn get(&self, id: &KeyId) -> Option<Arc<KeyRecord>> {
@@ -419,27 +625,28 @@ impl Entries {
             .read()
             .unwrap_or_else(PoisonError::into_inner);
         let entry = shard.get(id)?;
-        (entry.expires_ms > self.clock.now_ms()).then(|| Arc::clone(&entry.record))
+        entry
+            .is_fresh(self.clock.now_ms(), self.max_age_ms())
+            .then(|| Arc::clone(&entry.record))
     }
 
-    fn insert(&self, id: KeyId, record: Arc<KeyRecord>) {
-        // The precise time: the entry's life starts now, not up to a tick ago.
-        let now_ms = self.clock.precise_ms();
+    /// Keeps `record`, read from the store at `read_ms` (the precise time, taken before the
+    /// read: its age counts from then, not from up to a tick ago).
+    fn insert(&self, id: KeyId, record: Arc<KeyRecord>, read_ms: u64) {
         let mut shard = self
             .shard(&id)
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         if shard.len() >= self.per_shard && !shard.contains_key(&id) {
-            let coarse = self.clock.now_ms();
-            shard.retain(|_, entry| entry.expires_ms > coarse);
+            let (now_ms, max_age_ms) = (self.clock.now_ms(), self.max_age_ms());
+            shard.retain(|_, entry| entry.is_fresh(now_ms, max_age_ms));
             if shard.len() >= self.per_shard
                 && let Some(victim) = shard.keys().next().copied()
             {
                 shard.remove(&victim);
             }
         }
-        let expires_ms = now_ms.saturating_add(self.ttl_ms);
-        shard.insert(id, Entry { record, expires_ms });
+        shard.insert(id, Entry { record, read_ms });
     }
 
     fn invalidate(&self, id: &KeyId) {
@@ -498,32 +705,148 @@ mod tests {
         })
     }
 
+    fn entries(max_entries: u64, max_age: Duration) -> Entries {
+        let config = KeyCacheConfig {
+            max_entries,
+            ..KeyCacheConfig::default()
+        };
+        Entries::new(&config, millis(max_age))
+    }
+
+    fn keep(entries: &Entries, r: &Arc<KeyRecord>) {
+        entries.insert(r.metadata.id, Arc::clone(r), entries.clock.precise_ms());
+    }
+
     #[test]
     fn an_entry_is_served_until_its_ttl_and_not_after() {
-        let entries = Entries::new(KeyCacheConfig {
-            ttl: Duration::from_millis(100),
-            max_entries: 10,
-        });
+        let entries = entries(10, Duration::from_millis(100));
         let r = record();
-        entries.insert(r.metadata.id, Arc::clone(&r));
+        keep(&entries, &r);
         assert!(entries.get(&r.metadata.id).is_some());
         std::thread::sleep(Duration::from_millis(100) + 3 * TICK);
         assert!(entries.get(&r.metadata.id).is_none());
     }
 
     #[test]
+    fn a_lower_age_limit_applies_at_once_to_entries_already_kept() {
+        let entries = entries(10, Duration::from_secs(60));
+        let (old, young) = (record(), record());
+        keep(&entries, &old);
+        std::thread::sleep(Duration::from_millis(150) + 3 * TICK);
+        keep(&entries, &young);
+        // The listener is lost: the staleness bound replaces the TTL.
+        entries.set_max_age_ms(150);
+        assert!(entries.get(&old.metadata.id).is_none(), "read too long ago");
+        assert!(entries.get(&young.metadata.id).is_some(), "read just now");
+        entries.set_max_age_ms(0);
+        assert!(
+            entries.get(&young.metadata.id).is_none(),
+            "a zero bound serves nothing"
+        );
+        // Back to the TTL: the old entry was kept, but `set_listening` empties the cache.
+        entries.set_max_age_ms(60_000);
+        assert!(entries.get(&old.metadata.id).is_some());
+    }
+
+    /// A memory store that counts its lookups.
+    #[derive(Default)]
+    struct Counting {
+        store: vault_core::MemoryStore,
+        lookups: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl KeyStore for Counting {
+        async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
+            self.store.insert_key(record).await
+        }
+        async fn find_key(&self, id: &KeyId) -> Result<Option<Arc<KeyRecord>>, Error> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            self.store.find_key(id).await
+        }
+        async fn list_keys(&self, w: WorkspaceId) -> Result<Vec<Arc<KeyRecord>>, Error> {
+            self.store.list_keys(w).await
+        }
+        async fn revoke_key(
+            &self,
+            id: &KeyId,
+            at: OffsetDateTime,
+        ) -> Result<Option<Arc<KeyRecord>>, Error> {
+            self.store.revoke_key(id, at).await
+        }
+        async fn rotate_key(
+            &self,
+            old: &KeyId,
+            at: OffsetDateTime,
+            successor: KeyRecord,
+        ) -> Result<(), Error> {
+            self.store.rotate_key(old, at, successor).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_id_outside_a_complete_index_is_refused_without_a_lookup_past_the_budget() {
+        let config = KeyCacheConfig {
+            unindexed_lookups_per_second: 2,
+            ..KeyCacheConfig::default()
+        };
+        let cached = CachedKeyStore::build(Counting::default(), config, false, true);
+        let index = cached.shared.index.as_ref().unwrap();
+        let lookups = || cached.inner().lookups.load(Ordering::SeqCst);
+        // Issued elsewhere, its notification still on the way: not in the index.
+        let elsewhere = record();
+        let id = elsewhere.metadata.id;
+        cached
+            .inner()
+            .store
+            .insert_key((*elsewhere).clone())
+            .await
+            .unwrap();
+        index.set_complete(true);
+
+        assert!(
+            cached.find_key(&id).await.unwrap().is_some(),
+            "found within the budget"
+        );
+        assert!(index.contains(&id), "and known from now on");
+        let forged = || KeyId::random().unwrap();
+        assert!(cached.find_key(&forged()).await.unwrap().is_none());
+        assert_eq!(lookups(), 2, "both within the budget of 2 a second");
+        // The rest of this second (or the next, if it just began): refused unasked.
+        for _ in 0..3 {
+            let _ = cached.find_key(&forged()).await.unwrap();
+        }
+        assert!(lookups() <= 4, "{} lookups", lookups());
+        let before = lookups();
+        for _ in 0..100 {
+            assert!(cached.find_key(&forged()).await.unwrap().is_none());
+        }
+        assert!(lookups() <= before + 2, "{} lookups", lookups() - before);
+
+        // Issued here: in the index before it is in the store.
+        let mine = record();
+        cached.insert_key((*mine).clone()).await.unwrap();
+        cached.invalidate(&mine.metadata.id);
+        assert!(cached.find_key(&mine.metadata.id).await.unwrap().is_some());
+
+        // Incomplete (the listener lost its link): every unknown id is asked again.
+        index.set_complete(false);
+        let before = lookups();
+        for _ in 0..10 {
+            assert!(cached.find_key(&forged()).await.unwrap().is_none());
+        }
+        assert_eq!(lookups(), before + 10);
+    }
+
+    #[test]
     fn the_cache_holds_at_most_its_bound() {
-        let entries = Entries::new(KeyCacheConfig {
-            ttl: Duration::from_secs(60),
-            max_entries: 32,
-        });
+        let entries = entries(32, Duration::from_secs(60));
         for _ in 0..1_000 {
-            let r = record();
-            entries.insert(r.metadata.id, r);
+            keep(&entries, &record());
         }
         assert!(entries.entry_count() <= 32);
         let kept = record();
-        entries.insert(kept.metadata.id, Arc::clone(&kept));
+        keep(&entries, &kept);
         assert!(entries.contains_key(&kept.metadata.id));
         entries.invalidate(&kept.metadata.id);
         assert!(!entries.contains_key(&kept.metadata.id));

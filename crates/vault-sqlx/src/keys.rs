@@ -1,7 +1,8 @@
 //! API keys in SQL: the key id is the primary key (the O(1) lookup of every API call);
 //! rotation is one transaction; on PostgreSQL a revocation or rotation also sends a
-//! `NOTIFY` in its transaction, so other instances drop their cached record (see
-//! [`crate::CachedKeyStore`]). Each call answers within the store's deadline.
+//! `NOTIFY` in its transaction, so other instances drop their cached record, and every new
+//! key (issued or a successor) is announced the same way, so they add its id to their index
+//! of key ids (see [`crate::CachedKeyStore`]). Each call answers within the store's deadline.
 
 use std::sync::Arc;
 
@@ -20,6 +21,9 @@ use crate::store::{
 
 /// The PostgreSQL channel on which key changes are announced; the payload is the key id.
 pub const KEY_CHANGES_CHANNEL: &str = "vault_key_changes";
+
+/// The PostgreSQL channel on which new keys are announced; the payload is the key id.
+pub const NEW_KEYS_CHANNEL: &str = "vault_new_keys";
 
 const TABLE: &str = "api_keys";
 
@@ -115,9 +119,24 @@ impl KeyValues {
     }
 }
 
-const INSERT: &str = "INSERT INTO api_keys (id, name, workspace_id, product, environment, \
-     permissions, created_by, created_at, expires_at, revoked_at, last_used_at, rotated_from, \
-     secret_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+/// The columns and placeholders of a new key row.
+macro_rules! insert_key_sql {
+    () => {
+        "INSERT INTO api_keys (id, name, workspace_id, product, environment, permissions, \
+         created_by, created_at, expires_at, revoked_at, last_used_at, rotated_from, \
+         secret_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    };
+}
+
+const INSERT: &str = insert_key_sql!();
+
+/// [`INSERT`] and its announcement on `$14` in one statement, so in one transaction: sent at
+/// commit, never for a failed insert.
+const INSERT_AND_ANNOUNCE: &str = concat!(
+    "WITH inserted AS (",
+    insert_key_sql!(),
+    " RETURNING id) SELECT pg_notify($14, id) FROM inserted"
+);
 
 /// Binds a [`KeyValues`] to the 13 placeholders of [`INSERT`].
 macro_rules! bind_key {
@@ -144,7 +163,11 @@ impl SqlStore {
         let values = KeyValues::of(record)?;
         let call = self.deadline.start();
         with_pool!(self, |pool, pg| {
-            let insert = bind_key!(sqlx::query(INSERT), values);
+            let insert = if pg {
+                bind_key!(sqlx::query(INSERT_AND_ANNOUNCE), values).bind(NEW_KEYS_CHANNEL)
+            } else {
+                bind_key!(sqlx::query(INSERT), values)
+            };
             pooled!(&call, pool, |conn| insert.execute(conn))
                 .map_err(conflict_if_unique("key id exists"))?;
         });
@@ -175,6 +198,39 @@ impl SqlStore {
                 .fetch_all(conn))?
         });
         rows.into_iter().map(KeyRow::into_record).collect()
+    }
+
+    /// Reads every key id, in pages of `page` ids in id order (each page a call within the
+    /// deadline, so at most a page is held), handing each page to `each` until it answers
+    /// `false`: how many ids were read.
+    pub(crate) async fn scan_key_ids(
+        &self,
+        page: u32,
+        mut each: impl FnMut(&[KeyId]) -> bool + Send,
+    ) -> Result<usize, SqlError> {
+        const SQL: &str = "SELECT id FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2";
+        let mut after = String::new();
+        let mut count = 0;
+        loop {
+            let call = self.deadline.start();
+            let ids: Vec<String> = with_pool!(self, |pool, pg| {
+                pooled!(&call, pool, |conn| sqlx::query_scalar(SQL)
+                    .bind(after.as_str())
+                    .bind(i64::from(page))
+                    .fetch_all(conn))?
+            });
+            let ids = ids
+                .iter()
+                .map(|id| id.parse().map_err(|_| SqlError::corrupt(TABLE, "id")))
+                .collect::<Result<Vec<KeyId>, _>>()?;
+            count += ids.len();
+            if !each(&ids) || ids.len() < page as usize {
+                return Ok(count);
+            }
+            if let Some(last) = ids.last() {
+                last.as_str().clone_into(&mut after);
+            }
+        }
     }
 
     async fn revoke_key_row(
@@ -219,6 +275,7 @@ impl SqlStore {
         successor: &KeyRecord,
     ) -> Result<Result<(), Error>, SqlError> {
         let values = KeyValues::of(successor)?;
+        let successor = successor.metadata.id;
         let old_expires_at = to_nanos(old_expires_at)?;
         let call = self.deadline.start();
         with_pool!(self, |pool, pg| {
@@ -247,9 +304,11 @@ impl SqlStore {
                     .execute(&mut *tx)
                     .await?;
                 if pg {
-                    sqlx::query("SELECT pg_notify($1, $2)")
+                    sqlx::query("SELECT pg_notify($1, $2), pg_notify($3, $4)")
                         .bind(KEY_CHANGES_CHANNEL)
                         .bind(old.as_str())
+                        .bind(NEW_KEYS_CHANNEL)
+                        .bind(successor.as_str())
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -316,5 +375,64 @@ impl KeyStore for SqlStore {
     ) -> Result<(), Error> {
         self.rotate_key_rows(old, old_expires_at, &successor)
             .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vault_core::keys::KeyHash;
+
+    use super::*;
+
+    fn record() -> KeyRecord {
+        KeyRecord {
+            metadata: KeyMetadata {
+                id: KeyId::random().unwrap(),
+                name: "k".into(),
+                workspace_id: WorkspaceId::random(),
+                product: "submit".parse().unwrap(),
+                environment: Environment::Production,
+                permissions: PermissionSet::parse(["jobs:read"]).unwrap(),
+                created_by: UserId::random(),
+                created_at: OffsetDateTime::UNIX_EPOCH,
+                expires_at: None,
+                revoked_at: None,
+                last_used_at: None,
+                rotated_from: None,
+            },
+            secret_hash: KeyHash::from_bytes([1; 32]),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_scan_reads_every_key_id_once_a_page_at_a_time() {
+        let dir = std::env::temp_dir().join(format!("vault-scan-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqlStore::connect(&format!("sqlite://{}", dir.join("v.db").display()))
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..25 {
+            let record = record();
+            ids.push(record.metadata.id);
+            store.insert_key(record).await.unwrap();
+        }
+        let (mut seen, mut pages) = (Vec::new(), 0);
+        let count = store
+            .scan_key_ids(10, |page| {
+                pages += 1;
+                seen.extend_from_slice(page);
+                true
+            })
+            .await
+            .unwrap();
+        assert_eq!((count, pages), (25, 3));
+        ids.sort();
+        seen.sort();
+        assert_eq!(seen, ids);
+        let stopped = store.scan_key_ids(10, |_| false).await.unwrap();
+        assert_eq!(stopped, 10, "no page after `each` said stop");
+        store.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,8 +3,9 @@
 //! file: the embedded default) or PostgreSQL (many app instances), chosen by URL, with
 //! embedded migrations run at connect.
 //! [`CachedKeyStore`] puts a bounded-time cache in front of key lookups, invalidated across
-//! instances through PostgreSQL `LISTEN`/`NOTIFY`. [`SqlStore::spawn_usage_flusher`] writes
-//! the keys' `last_used_at` in batches, off the verification path.
+//! instances through PostgreSQL `LISTEN`/`NOTIFY`, with the id of every key in memory so a
+//! forged key costs no round trip. [`SqlStore::spawn_usage_flusher`] writes the keys'
+//! `last_used_at` in batches, off the verification path.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -22,8 +23,9 @@
 //! ```
 //!
 //! Errors are [`SqlError`]; at the store traits they become [`vault_core::Error`]: an
-//! unreachable, overloaded or timed-out database is `StoreUnavailable` (verification answers
-//! 503 with `Retry-After`), a taken identity is `Conflict`, anything else `Store`.
+//! unreachable, overloaded or timed-out database, or one that gave no answer within
+//! [`StoreOptions::deadline`], is `StoreUnavailable` (verification answers 503 with
+//! `Retry-After`), a taken identity is `Conflict`, anything else `Store`.
 
 // Panic-freedom enforced, not hoped for: a justified site carries a commented `allow`.
 #![cfg_attr(
@@ -35,6 +37,7 @@ mod arg;
 mod cache;
 mod deadline;
 mod error;
+mod key_index;
 mod keys;
 mod rows;
 mod store;
@@ -43,6 +46,6 @@ mod usage;
 
 pub use cache::{CachedKeyStore, KeyCacheConfig};
 pub use error::SqlError;
-pub use keys::KEY_CHANGES_CHANNEL;
+pub use keys::{KEY_CHANGES_CHANNEL, NEW_KEYS_CHANNEL};
 pub use store::{BackendKind, SqlStore, StoreOptions};
 pub use usage::UsageFlusher;

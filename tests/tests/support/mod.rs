@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod forged;
 pub mod relay;
 
 use std::future::Future;

@@ -20,6 +20,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use vault_axum::{VerifiedCallbackBody, VerifyCallbackLayer};
 use vault_core::callbacks::{CallbackVerifier, ReplayGuard};
+use vault_examples::serve::serve_router;
 use vault_examples::{ReceiverArgs, announce, log_to_stderr};
 
 /// Ids remembered for replay detection (each for the 5-minute window of its timestamp).
@@ -33,7 +34,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let verifier = CallbackVerifier::new(args.secret).replay_guard(ReplayGuard::new(REPLAY_MEMORY));
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     announce(listener.local_addr()?);
-    axum::serve(listener, app(Arc::new(verifier))).await?;
+    serve_router(
+        listener,
+        app(Arc::new(verifier)),
+        args.serve,
+        std::future::pending(),
+    )
+    .await?;
     Ok(())
 }
 

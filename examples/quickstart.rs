@@ -147,10 +147,10 @@ async fn serve(
     );
     println!("  curl -i -X POST http://{addr}/api/jobs   # no key: 401 missing_api_key");
     println!("stop with Ctrl-C");
-    axum::serve(listener, vault_examples::axum_app::router(submit))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let router = vault_examples::axum_app::router(submit);
+    vault_examples::serve::serve_router(listener, router, args.serve, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

@@ -5,7 +5,8 @@
 //!
 //! With `--callback-url URL [--callback-secret whsec_...]` every new job is announced by a
 //! signed `job.created` callback (see `callback-receiver`), sent after the 201 in the
-//! background.
+//! background. Served by `vault_examples::serve::actix_server`: the same timeouts as
+//! `submit-axum`, and a request refused for its key is never sent `100 Continue` first.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -13,8 +14,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, web};
 use vault_actix::{Caller, GuardOptions, RequireApiKey};
+use vault_examples::serve::actix_server;
 use vault_examples::submit::REALM;
 use vault_examples::{
     Reply, ServerArgs, Submit, announce, create_requirement, log_to_stderr, read_requirement,
@@ -30,7 +32,7 @@ async fn main() -> std::io::Result<()> {
     let read = create.for_requirement(read_requirement());
 
     let app_state = submit.clone();
-    let server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .app_data(app_state.clone())
             .route("/health", web::get().to(health))
@@ -44,12 +46,12 @@ async fn main() -> std::io::Result<()> {
                     .wrap(read.clone())
                     .route(web::get().to(get_job)),
             )
-    })
-    .bind(args.addr)?;
-    // `bind` has already opened the socket, so the port announced is the real one.
-    for addr in server.addrs() {
-        announce(addr);
-    }
+    };
+    let listener = std::net::TcpListener::bind(args.addr)?;
+    let addr = listener.local_addr()?;
+    let server = actix_server(listener, args.serve, app)?;
+    // The socket is already open, so the port announced is the real one.
+    announce(addr);
     server.run().await
 }
 

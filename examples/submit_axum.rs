@@ -6,7 +6,9 @@
 //!
 //! Keys live in `--database-url` (default `sqlite://vault.db`). With `--callback-url URL
 //! [--callback-secret whsec_...]` every new job is announced by a signed `job.created`
-//! callback (see `callback-receiver`), sent after the 201 in the background.
+//! callback (see `callback-receiver`), sent after the 201 in the background. Slow and idle
+//! clients are cut off after `--header-read-timeout` / `--idle-timeout` seconds (see
+//! `vault_examples::serve`).
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -15,6 +17,7 @@
 use std::sync::Arc;
 
 use vault_examples::axum_app::router;
+use vault_examples::serve::serve_router;
 use vault_examples::{ServerArgs, Submit, announce, log_to_stderr};
 
 #[tokio::main]
@@ -25,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let submit = Arc::new(Submit::start(&args).await?);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     announce(listener.local_addr()?);
-    axum::serve(listener, router(submit)).await?;
+    serve_router(listener, router(submit), args.serve, std::future::pending()).await?;
     Ok(())
 }
 

@@ -47,16 +47,29 @@ impl Server {
     /// there, otherwise reads the ones a previous run wrote.
     fn start_in(binary: &str, dir: TempDir, demo_keys: bool) -> Self {
         let database = format!("sqlite://{}", dir.0.join("vault.db").display());
-        Self::start_with(binary, dir, demo_keys, &database, &[])
+        Self::start_with(binary, dir, demo_keys, &database, &[], &[])
     }
 
-    /// Starts `binary` on `database` with extra environment variables.
+    /// Starts `binary` in a fresh directory with extra flags.
+    fn start_with_flags(binary: &str, flags: &[&str]) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "vault-contract-{}-{}",
+            std::process::id(),
+            NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        let database = format!("sqlite://{}", dir.join("vault.db").display());
+        Self::start_with(binary, TempDir(dir), true, &database, &[], flags)
+    }
+
+    /// Starts `binary` on `database` with extra environment variables and flags.
     fn start_with(
         binary: &str,
         dir: TempDir,
         demo_keys: bool,
         database: &str,
         env: &[(&str, &str)],
+        flags: &[&str],
     ) -> Self {
         let keys_file = dir.0.join("demo-keys.json");
         let mut command = Command::new(binary);
@@ -65,21 +78,8 @@ impl Server {
         if demo_keys {
             command.arg("--demo-keys").arg(&keys_file);
         }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut first)
-            .expect("the server prints a first line");
-        let addr = first
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .parse()
-            .expect("HOST:PORT");
+        command.args(flags);
+        let (child, addr) = spawn_listening(binary, command);
         let keys = serde_json::from_slice(
             &std::fs::read(&keys_file).expect("demo keys written before listening"),
         )
@@ -145,6 +145,26 @@ impl Server {
     fn bearer(&self, key: &str) -> Vec<u8> {
         format!("Bearer {}", self.key(key)).into_bytes()
     }
+}
+
+/// Spawns `command` and waits for its `listening on http://HOST:PORT` line.
+fn spawn_listening(binary: &str, mut command: Command) -> (Child, SocketAddr) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut first)
+        .expect("the server prints a first line");
+    let addr = first
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .parse()
+        .expect("HOST:PORT");
+    (child, addr)
 }
 
 impl Server {
@@ -663,6 +683,7 @@ fn store_down_is_unavailable(binary: &str) {
         true,
         &url,
         &[("VAULT_PEPPER", pepper)],
+        &[],
     );
     relay.cut();
     let answer = server.create_job(&server.bearer("production_full"));
@@ -699,4 +720,279 @@ fn submit_axum_passes_the_contract() {
 #[test]
 fn submit_actix_passes_the_contract() {
     run_contract(env!("CARGO_BIN_EXE_submit-actix"));
+}
+
+// Slow, idle and malformed clients: the connection-level half of the contract. The servers
+// run with short timeouts (a head must be complete 1 s after the server waits for it; 2 s
+// without a byte moving closes any connection), and each bound is checked loosely (3×).
+
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(1);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn short_timeouts() -> [&'static str; 4] {
+    ["--header-read-timeout", "1", "--idle-timeout", "2"]
+}
+
+/// A kept-alive connection, read one message at a time.
+struct Connection {
+    stream: TcpStream,
+}
+
+impl Connection {
+    fn open(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Self { stream }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// The next message from the server (a `100 Continue` is one), or `None` if it closed
+    /// the connection first. Bodies are read by `Content-Length`.
+    fn next(&mut self) -> Option<Answer> {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0];
+            match self.stream.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return None,
+            }
+        }
+        let answer = Answer::parse(&head);
+        let length = answer
+            .header("content-length")
+            .map_or(0, |n| n.parse().expect("a length"));
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).ok()?;
+        head.extend_from_slice(&body);
+        Some(Answer::parse(&head))
+    }
+
+    /// Reads until the server closes the connection; how long after `since` that was.
+    fn closed_after(&mut self, since: std::time::Instant) -> Duration {
+        let mut sink = [0; 1024];
+        loop {
+            match self.stream.read(&mut sink) {
+                Ok(0) => return since.elapsed(),
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    return since.elapsed();
+                }
+                Err(e) => panic!("the server kept the connection open ({e})"),
+            }
+        }
+    }
+}
+
+fn health(addr: SocketAddr) -> Vec<u8> {
+    format!("GET /health HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes()
+}
+
+/// A header line that never ends and an idle kept-alive connection are closed within the
+/// header-read timeout; a body that stops arriving within the idle timeout, and not before.
+fn slow_clients_are_cut_off(binary: &str) {
+    let server = Server::start_with_flags(binary, &short_timeouts());
+
+    let mut endless = Connection::open(server.addr);
+    let started = std::time::Instant::now();
+    endless.send(
+        format!(
+            "GET /health HTTP/1.1\r\nHost: {}\r\nX-Pad: aaaa",
+            server.addr
+        )
+        .as_bytes(),
+    );
+    let closed = endless.closed_after(started);
+    assert!(
+        closed < HEADER_READ_TIMEOUT * 3,
+        "{binary}: a header line that never ends was closed after {closed:?}"
+    );
+
+    let mut idle = Connection::open(server.addr);
+    idle.send(&health(server.addr));
+    let answer = idle.next().expect("an answer");
+    assert_eq!(answer.status, 200, "{binary}: {answer:?}");
+    let answered = std::time::Instant::now();
+    let closed = idle.closed_after(answered);
+    assert!(
+        closed < HEADER_READ_TIMEOUT * 3,
+        "{binary}: an idle kept-alive connection was closed after {closed:?}"
+    );
+
+    let mut stalled = Connection::open(server.addr);
+    let started = std::time::Instant::now();
+    stalled.send(
+        format!(
+            "POST /api/jobs HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+            server.addr,
+            server.key("production_full")
+        )
+        .as_bytes(),
+    );
+    let closed = stalled.closed_after(started);
+    assert!(
+        closed < IDLE_TIMEOUT * 3 && closed > IDLE_TIMEOUT / 2,
+        "{binary}: a body that stopped arriving was closed after {closed:?}"
+    );
+}
+
+#[test]
+fn submit_axum_cuts_off_slow_clients() {
+    slow_clients_are_cut_off(env!("CARGO_BIN_EXE_submit-axum"));
+}
+
+#[test]
+fn submit_actix_cuts_off_slow_clients() {
+    slow_clients_are_cut_off(env!("CARGO_BIN_EXE_submit-actix"));
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request without `Host`, with two, or with one that is not
+/// `host[:port]` is answered 400. actix-http refuses the first two itself, without a body;
+/// everything else answers the `invalid_host` problem.
+fn host_is_required_once(binary: &str, problem_for_missing_and_repeated: bool) {
+    let server = Server::start(binary);
+    let mut r = Report::default();
+    let cases: [(&str, String, bool); 3] = [
+        ("no Host", String::new(), problem_for_missing_and_repeated),
+        (
+            "two Hosts",
+            format!("Host: {0}\r\nHost: {0}\r\n", server.addr),
+            problem_for_missing_and_repeated,
+        ),
+        (
+            "a Host that is not host:port",
+            "Host: a b\r\n".to_owned(),
+            true,
+        ),
+    ];
+    for (case, hosts, problem) in cases {
+        let answer = server
+            .raw(format!("GET /health HTTP/1.1\r\n{hosts}Connection: close\r\n\r\n").as_bytes());
+        if problem {
+            r.refused(&server, case, &answer, 400, "invalid_host", None);
+        } else {
+            r.check(case, answer.status == 400, &answer);
+        }
+    }
+    let old = server.raw(b"GET /health HTTP/1.0\r\n\r\n");
+    r.check("HTTP/1.0 may omit Host", old.status == 200, &old);
+    assert!(r.0.is_empty(), "{binary}:\n{}", r.0.join("\n"));
+}
+
+#[test]
+fn submit_axum_requires_one_host() {
+    host_is_required_once(env!("CARGO_BIN_EXE_submit-axum"), true);
+}
+
+#[test]
+fn submit_actix_requires_one_host() {
+    host_is_required_once(env!("CARGO_BIN_EXE_submit-actix"), false);
+}
+
+/// A request refused for its key is answered without `100 Continue` first (the body is not
+/// invited); an accepted one gets `100 Continue`, then its answer. A refused POST with a small
+/// body leaves the connection open for the next request.
+fn refusals_neither_invite_bodies_nor_close_connections(binary: &str) {
+    let server = Server::start(binary);
+    let post = |headers: &str| {
+        format!(
+            "POST /api/jobs HTTP/1.1\r\nHost: {}\r\n{headers}Content-Type: application/json\r\n\
+             Content-Length: 17\r\n\r\n",
+            server.addr
+        )
+    };
+    let body = br#"{"kind":"report"}"#;
+
+    let mut refused = Connection::open(server.addr);
+    refused.send(post("Expect: 100-continue\r\n").as_bytes());
+    let first = refused.next().expect("an answer");
+    assert_eq!(
+        first.status, 401,
+        "{binary}: the first answer was {first:?}"
+    );
+    assert_eq!(first.code(), "missing_api_key", "{binary}: {first:?}");
+
+    let mut accepted = Connection::open(server.addr);
+    let key = format!(
+        "Authorization: {}\r\n",
+        String::from_utf8_lossy(&server.bearer("production_full"))
+    );
+    accepted.send(post(&format!("{key}Expect: 100-continue\r\n")).as_bytes());
+    let invited = accepted.next().expect("100 Continue");
+    assert_eq!(invited.status, 100, "{binary}: {invited:?}");
+    accepted.send(body);
+    let created = accepted.next().expect("the answer");
+    assert_eq!(created.status, 201, "{binary}: {created:?}");
+
+    let mut again = Connection::open(server.addr);
+    let mut request = post("").into_bytes();
+    request.extend_from_slice(body);
+    again.send(&request);
+    let refusal = again.next().expect("the refusal");
+    assert_eq!(refusal.status, 401, "{binary}: {refusal:?}");
+    assert_ne!(
+        refusal.header("connection"),
+        Some("close"),
+        "{binary}: {refusal:?}"
+    );
+    again.send(&health(server.addr));
+    let next = again.next();
+    assert_eq!(
+        next.as_ref().map(|a| a.status),
+        Some(200),
+        "{binary}: the request after a refusal got {next:?}"
+    );
+}
+
+#[test]
+fn submit_axum_refuses_without_inviting_or_closing() {
+    refusals_neither_invite_bodies_nor_close_connections(env!("CARGO_BIN_EXE_submit-axum"));
+}
+
+#[test]
+fn submit_actix_refuses_without_inviting_or_closing() {
+    refusals_neither_invite_bodies_nor_close_connections(env!("CARGO_BIN_EXE_submit-actix"));
+}
+
+/// The callback receiver serves through the same code: the same timeouts and `Host` rule.
+#[test]
+fn callback_receiver_cuts_off_slow_clients_and_requires_a_host() {
+    struct Receiver(Child);
+    impl Drop for Receiver {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let binary = env!("CARGO_BIN_EXE_callback-receiver");
+    let mut command = Command::new(binary);
+    command.args([
+        "--addr",
+        "127.0.0.1:0",
+        "--secret",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ]);
+    command.args(short_timeouts());
+    let (child, addr) = spawn_listening(binary, command);
+    let _receiver = Receiver(child);
+
+    let mut endless = Connection::open(addr);
+    let started = std::time::Instant::now();
+    endless.send(b"POST /callbacks HTTP/1.1\r\nHost: x\r\nX-Pad: aaaa");
+    let closed = endless.closed_after(started);
+    assert!(closed < HEADER_READ_TIMEOUT * 3, "closed after {closed:?}");
+
+    let mut hostless = Connection::open(addr);
+    hostless.send(b"POST /callbacks HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    let answer = hostless.next().expect("an answer");
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (400, "invalid_host"),
+        "{answer:?}"
+    );
 }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use vault_core::callbacks::CallbackSecret;
 
+use crate::ServeOptions;
+
 /// Flags every example server takes.
 #[derive(Clone, Debug)]
 pub struct ServerArgs {
@@ -21,10 +23,12 @@ pub struct ServerArgs {
     /// `--callback-secret whsec_...`: the secret callbacks are signed with (without it, one is
     /// generated at start and printed on stderr). `Debug` shows it redacted.
     pub callback_secret: Option<CallbackSecret>,
+    /// `--header-read-timeout SECS`, `--idle-timeout SECS`: see [`ServeOptions`].
+    pub serve: ServeOptions,
 }
 
 const USAGE: &str = "usage: [--addr HOST:PORT] [--database-url URL] [--demo-keys FILE] [--callback-url URL] \
-                     [--callback-secret whsec_...]";
+                     [--callback-secret whsec_...] [--header-read-timeout SECS] [--idle-timeout SECS]";
 
 impl ServerArgs {
     /// Parses flags (without the program name). `Err` carries a message for the user.
@@ -35,11 +39,16 @@ impl ServerArgs {
             database_url: crate::database::DEFAULT_DATABASE_URL.to_owned(),
             callback_url: None,
             callback_secret: None,
+            serve: ServeOptions::default(),
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value =
                 |name: &str| args.next().ok_or(format!("{name} needs a value; {USAGE}"));
+            if let Some(read) = parsed.serve.parse_flag(&flag, || value(&flag)) {
+                read.map_err(|message| format!("{message}; {USAGE}"))?;
+                continue;
+            }
             match flag.as_str() {
                 "--addr" => {
                     let text = value("--addr")?;
@@ -94,21 +103,28 @@ pub struct ReceiverArgs {
     pub addr: SocketAddr,
     /// `--secret whsec_...` (required): the secret senders sign with.
     pub secret: CallbackSecret,
+    /// `--header-read-timeout SECS`, `--idle-timeout SECS`: see [`ServeOptions`].
+    pub serve: ServeOptions,
 }
 
-const RECEIVER_USAGE: &str = "usage: --secret whsec_... [--addr HOST:PORT]";
+const RECEIVER_USAGE: &str = "usage: --secret whsec_... [--addr HOST:PORT] [--header-read-timeout SECS] [--idle-timeout SECS]";
 
 impl ReceiverArgs {
     /// Parses flags (without the program name). `Err` carries a message for the user.
     pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
         let mut addr = SocketAddr::from(([127, 0, 0, 1], 8090));
         let mut secret_flag = None;
+        let mut serve = ServeOptions::default();
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value = |name: &str| {
                 args.next()
                     .ok_or(format!("{name} needs a value; {RECEIVER_USAGE}"))
             };
+            if let Some(read) = serve.parse_flag(&flag, || value(&flag)) {
+                read.map_err(|message| format!("{message}; {RECEIVER_USAGE}"))?;
+                continue;
+            }
             match flag.as_str() {
                 "--addr" => {
                     let text = value("--addr")?;
@@ -122,7 +138,11 @@ impl ReceiverArgs {
             }
         }
         let secret = secret_flag.ok_or(format!("--secret is required; {RECEIVER_USAGE}"))?;
-        Ok(Self { addr, secret })
+        Ok(Self {
+            addr,
+            secret,
+            serve,
+        })
     }
 
     /// Parses the process's own flags, or prints the problem and exits with status 2.
@@ -204,6 +224,34 @@ mod tests {
         assert_eq!(args.addr.port(), 0);
         assert_eq!(args.demo_keys.unwrap().to_str(), Some("/tmp/k.json"));
         assert_eq!(parse(&[]).unwrap().addr.port(), 8080);
+    }
+
+    #[test]
+    fn timeout_flags_are_read_by_both() {
+        let args = parse(&["--header-read-timeout", "0.5", "--idle-timeout", "3"]).unwrap();
+        assert_eq!(
+            args.serve,
+            ServeOptions {
+                header_read_timeout: std::time::Duration::from_millis(500),
+                idle_timeout: std::time::Duration::from_secs(3),
+            }
+        );
+        assert_eq!(parse(&[]).unwrap().serve, ServeOptions::default());
+        let receiver = parse_receiver(&["--secret", SECRET, "--idle-timeout", "1.5"]).unwrap();
+        assert_eq!(
+            receiver.serve.idle_timeout,
+            std::time::Duration::from_millis(1500)
+        );
+        assert!(
+            parse(&["--idle-timeout", "0"])
+                .unwrap_err()
+                .contains("seconds")
+        );
+        assert!(
+            parse(&["--idle-timeout"])
+                .unwrap_err()
+                .contains("needs a value")
+        );
     }
 
     #[test]

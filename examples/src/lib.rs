@@ -12,12 +12,14 @@ pub mod callbacks;
 pub mod database;
 pub mod demo;
 pub mod jobs;
+pub mod serve;
 pub mod submit;
 
 pub use args::{ReceiverArgs, ServerArgs};
 pub use callbacks::JobCallbacks;
 pub use demo::DemoKeys;
 pub use jobs::{Job, JobError, Jobs};
+pub use serve::ServeOptions;
 pub use submit::{Reply, Submit};
 
 use vault_core::{Environment, Permission, ProductId, Requirement};

@@ -3,7 +3,8 @@
 //! `http-targets VARIANT --addr HOST:PORT --key-file FILE`, VARIANT one of `axum-none`,
 //! `axum-static` (tower-http's static bearer check: the floor of any bearer check),
 //! `axum-vault`, `actix-none`, `actix-vault`. Each runs one worker thread, so the comparison
-//! is per core. The key every variant accepts is written to FILE; the first stdout line is
+//! is per core, and each is served by `vault_examples::serve` with its default timeouts, as
+//! the example servers are. The key every variant accepts is written to FILE; the first stdout line is
 //! `listening on http://HOST:PORT`.
 
 use std::net::SocketAddr;
@@ -95,26 +96,29 @@ async fn serve_axum(args: &Args, kit: TestKeys, token: &str) {
         .await
         .expect("bind");
     vault_examples::announce(listener.local_addr().expect("local addr"));
-    axum::serve(listener, router).await.expect("serve");
+    let options = vault_examples::ServeOptions::default();
+    vault_examples::serve::serve_router(listener, router, options, std::future::pending())
+        .await
+        .expect("serve");
 }
 
 fn serve_actix(args: &Args, kit: TestKeys) {
-    use actix_web::{App, HttpServer, web};
+    use actix_web::{App, web};
     let vault = args.variant == "actix-vault";
-    let server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .wrap(actix_web::middleware::Condition::new(
                 vault,
                 vault_actix::RequireApiKey::new(kit.keys().clone(), requirement()),
             ))
             .route("/", web::get().to(handler))
-    })
-    .workers(1)
-    .bind(args.addr)
-    .expect("bind");
-    let addr = server.addrs()[0];
+    };
+    let listener = std::net::TcpListener::bind(args.addr).expect("bind");
+    let addr = listener.local_addr().expect("local addr");
     actix_web::rt::System::new().block_on(async move {
+        let options = vault_examples::ServeOptions::default();
+        let server = vault_examples::serve::actix_server(listener, options, app).expect("serve");
         vault_examples::announce(addr);
-        server.run().await.expect("serve");
+        server.workers(1).run().await.expect("serve");
     });
 }

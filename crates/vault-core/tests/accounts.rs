@@ -93,29 +93,20 @@ fn elsewhere() -> Client {
 /// The token of the newest link mailed to `to`.
 fn link_token(outbox: &Outbox, to: &str) -> SecretString {
     let mail = outbox.last_to(to).expect("a mail");
-    let token = mail
-        .text
-        .split("#token=")
-        .nth(1)
-        .expect("a link")
-        .split_whitespace()
-        .next()
-        .unwrap();
-    secret(token)
+    let token = mail.token.expect("a link");
+    assert!(
+        mail.text
+            .contains(&format!("#token={}", token.expose_secret()))
+    );
+    token
 }
 
 /// The typed code of the newest mail to `to`.
 fn mailed_code(outbox: &Outbox, to: &str) -> SecretString {
     let mail = outbox.last_to(to).expect("a mail");
-    let code = mail
-        .text
-        .split("code")
-        .nth(1)
-        .expect("a code")
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .unwrap();
-    secret(code)
+    let code = mail.code.expect("a code");
+    assert!(mail.text.contains(code.expose_secret()));
+    code
 }
 
 fn defect(result: Result<impl std::fmt::Debug, Error>) -> AccountDefect {
@@ -126,9 +117,15 @@ fn defect(result: Result<impl std::fmt::Debug, Error>) -> AccountDefect {
 }
 
 impl Kit {
+    /// The outbox, once the mail worker delivered every queued mail.
+    async fn mail(&self) -> &Outbox {
+        self.accounts.deliver_mail().await.unwrap();
+        &self.outbox
+    }
+
     async fn signed_up(&self, email: &str) -> UserId {
         self.accounts.sign_up("Ada Lovelace", email).await.unwrap();
-        let token = link_token(&self.outbox, email);
+        let token = link_token(self.mail().await, email);
         self.accounts
             .complete_sign_up(&Proof::Link(token), secret(PASSWORD))
             .await
@@ -155,7 +152,7 @@ async fn sign_up_verify_set_password_then_sign_in() {
         .sign_up("Ada Lovelace", " Ada@Example.com ")
         .await
         .unwrap();
-    let mail = kit.outbox.last_to("ada@example.com").unwrap();
+    let mail = kit.mail().await.last_to("ada@example.com").unwrap();
     assert!(
         mail.text
             .contains("https://vault.example/verify-email#token=")
@@ -170,7 +167,7 @@ async fn sign_up_verify_set_password_then_sign_in() {
         AccountDefect::InvalidCredentials
     );
 
-    let token = link_token(&kit.outbox, "ada@example.com");
+    let token = link_token(kit.mail().await, "ada@example.com");
     let user = kit
         .accounts
         .complete_sign_up(&Proof::Link(token.clone()), secret(PASSWORD))
@@ -200,7 +197,7 @@ async fn sign_up_can_be_completed_with_the_typed_code() {
         .sign_up("Grace", "grace@example.com")
         .await
         .unwrap();
-    let code = mailed_code(&kit.outbox, "grace@example.com");
+    let code = mailed_code(kit.mail().await, "grace@example.com");
     let wrong = if code.expose_secret() == "000000" {
         "111111"
     } else {
@@ -232,7 +229,7 @@ async fn typed_codes_stop_working_after_five_wrong_tries() {
         .sign_up("Grace", "grace@example.com")
         .await
         .unwrap();
-    let code = mailed_code(&kit.outbox, "grace@example.com");
+    let code = mailed_code(kit.mail().await, "grace@example.com");
     let wrong = if code.expose_secret() == "000000" {
         "111111"
     } else {
@@ -278,19 +275,22 @@ async fn malformed_emails_and_names_are_refused() {
             AccountDefect::InvalidName
         );
     }
-    assert!(kit.outbox.messages().is_empty());
+    assert!(kit.mail().await.messages().is_empty());
 }
 
 #[tokio::test]
 async fn signing_up_with_a_taken_address_answers_alike_and_tells_the_owner() {
     let kit = kit();
     kit.signed_up("ada@example.com").await;
-    let mails_before = kit.outbox.count_to("ada@example.com");
+    let mails_before = kit.mail().await.count_to("ada@example.com");
     let existing = kit.accounts.sign_up("Mallory", "ADA@example.com").await;
     let fresh = kit.accounts.sign_up("Mallory", "new@example.com").await;
     assert_eq!(format!("{existing:?}"), format!("{fresh:?}"));
-    let notice = kit.outbox.last_to("ada@example.com").unwrap();
-    assert_eq!(kit.outbox.count_to("ada@example.com"), mails_before + 1);
+    let notice = kit.mail().await.last_to("ada@example.com").unwrap();
+    assert_eq!(
+        kit.mail().await.count_to("ada@example.com"),
+        mails_before + 1
+    );
     assert!(notice.subject.contains("tried to sign up"));
     assert!(
         !notice.text.contains("#token="),
@@ -307,7 +307,7 @@ async fn weak_passwords_are_refused_and_the_link_survives() {
         .sign_up("Ada Lovelace", "ada@example.com")
         .await
         .unwrap();
-    let token = link_token(&kit.outbox, "ada@example.com");
+    let token = link_token(kit.mail().await, "ada@example.com");
     for weak in [
         "short",
         "password1234567890",
@@ -336,7 +336,7 @@ async fn verification_links_expire_and_resends_are_rate_limited() {
         .sign_up("Ada", "ada@example.com")
         .await
         .unwrap();
-    let token = link_token(&kit.outbox, "ada@example.com");
+    let token = link_token(kit.mail().await, "ada@example.com");
     kit.clock.advance(Duration::hours(25));
     assert_eq!(
         defect(
@@ -353,7 +353,7 @@ async fn verification_links_expire_and_resends_are_rate_limited() {
             .unwrap();
     }
     assert_eq!(
-        kit.outbox.count_to("ada@example.com"),
+        kit.mail().await.count_to("ada@example.com"),
         1 + 3,
         "three mails per window"
     );
@@ -366,7 +366,7 @@ async fn verification_links_expire_and_resends_are_rate_limited() {
         .resend_verification("ada@example.com")
         .await
         .unwrap();
-    assert_eq!(kit.outbox.count_to("ada@example.com"), 5);
+    assert_eq!(kit.mail().await.count_to("ada@example.com"), 5);
 }
 
 #[tokio::test]
@@ -618,7 +618,7 @@ async fn a_mailed_sign_in_code_is_never_logged_audited_or_printed() {
         SignIn::MailedCodeRequired(c) => c,
         other => panic!("the pool is spent: {other:?}"),
     };
-    let code = mailed_code(&kit.outbox, "ada@example.com");
+    let code = mailed_code(kit.mail().await, "ada@example.com");
     let session = match kit
         .accounts
         .complete_mailed_code(&challenge, code.expose_secret())
@@ -669,9 +669,9 @@ async fn forgot_password_answers_alike_and_the_link_resets_once_and_ends_session
     let malformed = kit.accounts.forgot_password("not-an-email").await;
     assert_eq!(format!("{known:?}"), format!("{unknown:?}"));
     assert_eq!(format!("{known:?}"), format!("{malformed:?}"));
-    assert_eq!(kit.outbox.count_to("nobody@example.com"), 0);
+    assert_eq!(kit.mail().await.count_to("nobody@example.com"), 0);
 
-    let token = link_token(&kit.outbox, "ada@example.com");
+    let token = link_token(kit.mail().await, "ada@example.com");
     kit.accounts
         .reset_password(&Proof::Link(token.clone()), secret(OTHER_PASSWORD))
         .await
@@ -689,7 +689,8 @@ async fn forgot_password_answers_alike_and_the_link_resets_once_and_ends_session
         AccountDefect::InvalidSession
     );
     assert!(
-        kit.outbox
+        kit.mail()
+            .await
             .last_to("ada@example.com")
             .unwrap()
             .subject
@@ -715,7 +716,7 @@ async fn reset_links_expire_after_thirty_minutes() {
         .forgot_password("ada@example.com")
         .await
         .unwrap();
-    let token = link_token(&kit.outbox, "ada@example.com");
+    let token = link_token(kit.mail().await, "ada@example.com");
     kit.clock.advance(Duration::minutes(30));
     assert_eq!(
         defect(
@@ -735,7 +736,7 @@ async fn two_concurrent_uses_of_one_reset_token_exactly_one_wins() {
         .forgot_password("ada@example.com")
         .await
         .unwrap();
-    let token = link_token(&kit.outbox, "ada@example.com");
+    let token = link_token(kit.mail().await, "ada@example.com");
     let spawn = |password: &'static str| {
         let accounts = kit.accounts.clone();
         let token = token.clone();
@@ -788,7 +789,8 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     );
     assert!(kit.accounts.authenticate(&renewed.token).await.is_ok());
     assert!(
-        kit.outbox
+        kit.mail()
+            .await
             .last_to("ada@example.com")
             .unwrap()
             .subject
@@ -1091,7 +1093,8 @@ async fn changing_the_email_needs_the_new_address_verified() {
         .await
         .unwrap();
     assert!(
-        kit.outbox
+        kit.mail()
+            .await
             .last_to("ada@example.com")
             .unwrap()
             .subject
@@ -1099,7 +1102,7 @@ async fn changing_the_email_needs_the_new_address_verified() {
     );
     // Not yet moved.
     kit.session("ada@example.com", PASSWORD).await;
-    let token = link_token(&kit.outbox, "countess@example.com");
+    let token = link_token(kit.mail().await, "countess@example.com");
     kit.accounts
         .confirm_email_change(&Proof::Link(token))
         .await
@@ -1123,7 +1126,7 @@ async fn changing_the_email_needs_the_new_address_verified() {
         .change_email(&session, "taken@example.com")
         .await
         .unwrap();
-    let token = link_token(&kit.outbox, "taken@example.com");
+    let token = link_token(kit.mail().await, "taken@example.com");
     assert_eq!(
         defect(kit.accounts.confirm_email_change(&Proof::Link(token)).await),
         AccountDefect::EmailUnavailable

@@ -4,7 +4,7 @@
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
-use vault_core::accounts::{Email, Mailer, Message, SmtpMailer};
+use vault_core::accounts::{Email, MailKind, Mailer, Message, SmtpMailer};
 
 /// Accepts one SMTP session and returns what was sent in DATA, with the envelope.
 async fn one_session(listener: TcpListener) -> (Vec<String>, String) {
@@ -55,9 +55,13 @@ async fn a_mail_reaches_the_smtp_server() {
     let mailer = SmtpMailer::unencrypted_localhost(port, "Vault <no-reply@vault.example>").unwrap();
     mailer
         .send(Message {
+            message_id: "<5f0c-queued@vault.example>".into(),
+            kind: MailKind::VerifyEmail,
             to: Email::parse("ada@example.com").unwrap(),
             subject: "Confirm your email address".into(),
             text: "Your code: 123456".into(),
+            token: None,
+            code: Some("123456".to_owned().into()),
         })
         .await
         .unwrap();
@@ -80,6 +84,11 @@ async fn a_mail_reaches_the_smtp_server() {
         "{data}"
     );
     assert!(data.contains("Your code: 123456"), "{data}");
+    // The queue's id, the same on every attempt, so a duplicate delivery can be dropped.
+    assert!(
+        data.contains("Message-ID: <5f0c-queued@vault.example>"),
+        "{data}"
+    );
     assert!(!format!("{mailer:?}").contains("127.0.0.1:"));
 }
 
@@ -91,9 +100,13 @@ async fn an_unreachable_server_is_a_typed_error() {
     let mailer = SmtpMailer::unencrypted_localhost(port, "no-reply@vault.example").unwrap();
     let result = mailer
         .send(Message {
+            message_id: "<1@vault.example>".into(),
+            kind: MailKind::PasswordChanged,
             to: Email::parse("ada@example.com").unwrap(),
             subject: "x".into(),
             text: "y".into(),
+            token: None,
+            code: None,
         })
         .await;
     assert!(matches!(

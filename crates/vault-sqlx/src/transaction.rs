@@ -167,6 +167,23 @@ impl SqlTransaction {
         })
     }
 
+    /// Runs a writing statement that returns rows (`RETURNING`); every row. Refused in a
+    /// read view.
+    pub(crate) async fn fetch_written<R: Row>(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<R>, SqlError> {
+        on_conn!(self, Access::Write, |conn| {
+            Ok::<_, SqlError>(bind!(sqlx::query_as(sql), args).fetch_all(conn).await?)
+        })
+    }
+
+    /// Whether the statements run on PostgreSQL (for the few whose SQL differs).
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.link, AnyLink::Postgres(_))
+    }
+
     /// Runs a query; every row it returns.
     pub(crate) async fn fetch_all<R: Row>(
         &mut self,

@@ -1,8 +1,53 @@
 //! Accounts: sign-up with email verification, passwords, sign-in with brute-force protection
 //! and optional TOTP, "Forgot password?", sessions and the profile. Library services over the
-//! [`crate::store::Store`] and its transactions; mail goes through a [`Mailer`].
+//! [`crate::store::Store`] and its transactions. Mail is queued in the transaction of its
+//! flow and sent by a worker through a [`Mailer`] ([`Accounts::spawn_mail_worker`]), so no
+//! answer waits for SMTP or tells by its time whether an account exists.
+//!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use std::sync::Arc;
+//! use secrecy::SecretString;
+//! use vault_core::MemoryStore;
+//! use vault_core::accounts::{Accounts, Client, MailKind, Outbox, Proof, SignIn};
+//! use vault_core::password::{HashParams, Passwords};
+//! use vault_core::totp::{SealingKey, Totp};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), vault_core::Error> {
+//! let outbox = Outbox::new(); // an SmtpMailer (feature `smtp`) in production
+//! let passwords = Passwords::builder().params(HashParams::INSECURE_FAST).build()?;
+//! let totp = Totp::new("Vault", SealingKey::generate()?)?; // seals TOTP secrets and queued mail
+//! let accounts = Accounts::builder(Arc::new(MemoryStore::new()), passwords, totp, Arc::new(outbox.clone()))
+//!     .build();
+//! // In a server: `let _worker = accounts.spawn_mail_worker();` sends mail in the background.
+//!
+//! // Sign up: the answer is the same whether the address is new or not.
+//! accounts.sign_up("Ada Lovelace", "ada@example.com").await?;
+//! accounts.deliver_mail().await?; // what the worker does
+//! let mail = outbox.last_of(MailKind::VerifyEmail, "ada@example.com").expect("mailed");
+//! let token = mail.token.expect("a link");
+//!
+//! // The confirm page posts the link's token back with the chosen password.
+//! let password = "violet-otter-planet-92-saxophone";
+//! accounts.complete_sign_up(&Proof::Link(token), SecretString::from(password)).await?;
+//!
+//! // Sign in from the client's address (throttling counts per address and per account).
+//! let client = Client::at(Ipv4Addr::new(192, 0, 2, 1).into());
+//! let SignIn::Session(session) = accounts
+//!     .sign_in("ada@example.com", SecretString::from(password), client)
+//!     .await?
+//! else {
+//!     unreachable!("no second factor was enrolled");
+//! };
+//! let me = accounts.authenticate(&session.token).await?; // on every later request
+//! assert_eq!(me.user_id, session.session.user_id);
+//! # Ok(())
+//! # }
+//! ```
 
 mod email;
+mod mail_queue;
 mod mailer;
 mod passwords;
 mod profile;
@@ -18,9 +63,11 @@ pub mod throttle;
 mod two_factor;
 
 pub use email::Email;
-pub use mailer::{Links, Mailer, Message, Outbox};
+pub use mail_queue::{MailDelivery, MailWorker};
+pub use mailer::{Links, MailKind, Mailer, Message, Outbox};
 pub use records::{
-    CodeAttempt, SessionRecord, ThrottleState, TokenPurpose, TokenRecord, TwoFactorState, User,
+    CodeAttempt, QueuedMail, SessionRecord, ThrottleState, TokenPurpose, TokenRecord,
+    TwoFactorState, User,
 };
 pub use secrets::{CODE_DIGITS, SecretHash};
 pub use service::{

@@ -6,9 +6,12 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::Error;
 use crate::accounts::AccountDefect;
 use crate::accounts::email::Email;
+use crate::accounts::mail_queue::Draft;
+use crate::accounts::mailer::MailKind;
 use crate::accounts::records::TokenPurpose;
 use crate::accounts::service::{Accounts, NewSession, Proof, SessionToken, refused};
 use crate::accounts::throttle::ThrottleKey;
+use crate::ids::UserId;
 use crate::password::{PasswordHash, PolicyContext};
 use crate::store::Scope;
 
@@ -61,68 +64,75 @@ impl Accounts {
         tx.delete_sessions_of(user.id, Some(&session.token_hash))
             .await?;
         let renewed = self.renew_session(&mut *tx, &session, false).await?;
-        tx.commit().await?;
-        self.audit(self.event("account.password.changed").actor(user.id))
-            .await;
-        self.mail(
+        let notice = Draft::notice(
+            MailKind::PasswordChanged,
             &user.email,
             "Your password was changed",
             "Your password was just changed and your other sessions were signed out.\n\
              If this was not you, use \"Forgot password?\" at once."
                 .to_owned(),
-        )
-        .await;
+        );
+        self.queue_mail(&mut *tx, notice, false).await?;
+        tx.commit().await?;
+        self.mail_queued();
+        self.audit(self.event("account.password.changed").actor(user.id))
+            .await;
         Ok(renewed)
     }
 
     /// "Forgot password?": mails a reset link and code to the account of `email`, if there is
-    /// one (rate limited). Always answers `Ok(())`, so it reveals nothing.
+    /// one with a verified address (rate limited). Always answers `Ok(())` after the same
+    /// work: without such an account (or past the limit) a token of nobody is written and a
+    /// decoy mail queued in its place, so neither the answer nor its time reveals anything.
     pub async fn forgot_password(&self, email: &str) -> Result<(), Error> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
-        let Some(user) = self.read().await?.user_by_email(&email).await? else {
-            return Ok(());
-        };
-        if !user.email_verified {
-            return Ok(());
-        }
+        let user = self
+            .read()
+            .await?
+            .user_by_email(&email)
+            .await?
+            .filter(|u| u.email_verified);
         let ttl = self.config().reset_ttl;
-        let mut tx = self.begin(Scope::user(user.id)).await?;
-        let issued = self
-            .issue_token(
+        let owner = user.as_ref().map_or_else(UserId::random, |u| u.id);
+        let mut tx = self.begin(Scope::user(owner)).await?;
+        let links = &self.config().links;
+        let real = self
+            .mail_token(
                 &mut *tx,
-                &user,
-                &user.email,
-                TokenPurpose::ResetPassword,
-                ttl,
+                user.as_ref(),
+                &email,
+                (TokenPurpose::ResetPassword, ttl),
+                |issued| {
+                    let link = links.link("reset-password", issued.token.expose_secret());
+                    let text = format!(
+                        "Someone (maybe you) asked to reset the password of this account.\n\
+                         Choose a new password: {link}\nOr type this code on the reset page: {}\n\
+                         The link works for {} minutes. If it was not you, ignore this mail.",
+                        issued.code.expose_secret(),
+                        ttl.whole_minutes()
+                    );
+                    Draft::with_proof(
+                        MailKind::ResetPassword,
+                        &email,
+                        "Reset your password",
+                        text,
+                        &issued.token,
+                        &issued.code,
+                    )
+                },
             )
             .await?;
         tx.commit().await?;
-        let Some((token, code)) = issued else {
-            return Ok(());
-        };
-        let link = self
-            .config()
-            .links
-            .link("reset-password", token.expose_secret());
-        self.mail(
-            &user.email,
-            "Reset your password",
-            format!(
-                "Someone (maybe you) asked to reset the password of this account.\n\
-                 Choose a new password: {link}\nOr type this code on the reset page: {}\n\
-                 The link works for {} minutes. If it was not you, ignore this mail.",
-                code.expose_secret(),
-                ttl.whole_minutes()
-            ),
-        )
-        .await;
-        self.audit(
-            self.event("account.password.reset_requested")
-                .actor(user.id),
-        )
-        .await;
+        self.mail_queued();
+        if let (true, Some(user)) = (real, &user) {
+            self.audit(
+                self.event("account.password.reset_requested")
+                    .actor(user.id),
+            )
+            .await;
+        }
         Ok(())
     }
 
@@ -155,19 +165,21 @@ impl Accounts {
             .await?;
         let ended = tx.delete_sessions_of(user.id, None).await?;
         tx.delete_throttle(&key).await?;
-        tx.commit().await?;
-        self.audit(
-            self.event("account.password.reset")
-                .actor(user.id)
-                .detail("sessions_ended", ended),
-        )
-        .await;
-        self.mail(
+        let notice = Draft::notice(
+            MailKind::PasswordReset,
             &user.email,
             "Your password was reset",
             "Your password was just reset and every session was signed out.\n\
              If this was not you, reset it again at once and contact support."
                 .to_owned(),
+        );
+        self.queue_mail(&mut *tx, notice, false).await?;
+        tx.commit().await?;
+        self.mail_queued();
+        self.audit(
+            self.event("account.password.reset")
+                .actor(user.id)
+                .detail("sessions_ended", ended),
         )
         .await;
         Ok(())

@@ -6,6 +6,8 @@ use secrecy::ExposeSecret;
 use crate::Error;
 use crate::accounts::AccountDefect;
 use crate::accounts::email::Email;
+use crate::accounts::mail_queue::Draft;
+use crate::accounts::mailer::MailKind;
 use crate::accounts::records::TokenPurpose;
 use crate::accounts::service::{Accounts, Proof, SessionToken, refused, validate_name};
 use crate::store::Scope;
@@ -38,35 +40,44 @@ impl Accounts {
         }
         let ttl = self.config().email_change_ttl;
         let mut tx = self.begin(Scope::user(user.id)).await?;
-        let issued = self
-            .issue_token(&mut *tx, &user, &new_email, TokenPurpose::ChangeEmail, ttl)
+        let links = &self.config().links;
+        let real = self
+            .mail_token(
+                &mut *tx,
+                Some(&user),
+                &new_email,
+                (TokenPurpose::ChangeEmail, ttl),
+                |issued| {
+                    let link = links.link("confirm-email", issued.token.expose_secret());
+                    let text = format!(
+                        "Confirm this address for your account: {link}\nOr type this code: {}",
+                        issued.code.expose_secret()
+                    );
+                    Draft::with_proof(
+                        MailKind::ChangeEmail,
+                        &new_email,
+                        "Confirm your new email address",
+                        text,
+                        &issued.token,
+                        &issued.code,
+                    )
+                },
+            )
             .await?;
-        tx.commit().await?;
-        let Some((token, code)) = issued else {
-            return Ok(());
-        };
-        let link = self
-            .config()
-            .links
-            .link("confirm-email", token.expose_secret());
-        self.mail(
-            &new_email,
-            "Confirm your new email address",
-            format!(
-                "Confirm this address for your account: {link}\nOr type this code: {}",
-                code.expose_secret()
-            ),
-        )
-        .await;
-        self.mail(
+        // The notice to the current address goes with the confirmation (both decoys past the
+        // limit), so the work is the same whatever the new address is.
+        let notice = Draft::notice(
+            MailKind::EmailChangeNotice,
             &user.email,
             "Your email address is being changed",
             format!(
                 "Someone signed in to your account asked to move it to {new_email}.\n\
                  If this was not you, change your password at once."
             ),
-        )
-        .await;
+        );
+        self.queue_mail(&mut *tx, notice, !real).await?;
+        tx.commit().await?;
+        self.mail_queued();
         Ok(())
     }
 

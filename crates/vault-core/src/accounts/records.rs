@@ -86,16 +86,20 @@ pub enum TokenPurpose {
     TwoFactorChallenge,
     /// A sign-in code mailed because the account's pool of password checks is spent.
     SignInCode,
+    /// The notice that someone tried to sign up with a verified address: it carries no link,
+    /// its token is never sent and only counts the notice against the mail limit.
+    SignUpNotice,
 }
 
 impl TokenPurpose {
     /// Every purpose, so a store can map its stored names back without a list of its own.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::VerifyEmail,
         Self::ResetPassword,
         Self::ChangeEmail,
         Self::TwoFactorChallenge,
         Self::SignInCode,
+        Self::SignUpNotice,
     ];
 
     /// A stable name for stores.
@@ -106,6 +110,7 @@ impl TokenPurpose {
             Self::ChangeEmail => "change_email",
             Self::TwoFactorChallenge => "two_factor_challenge",
             Self::SignInCode => "sign_in_code",
+            Self::SignUpNotice => "sign_up_notice",
         }
     }
 }
@@ -174,4 +179,33 @@ pub struct ThrottleState {
     pub locked_until: Option<OffsetDateTime>,
     /// How many locks so far (each doubles the next).
     pub locks: u32,
+}
+
+/// A mail in the persisted queue. Everything about it but its id and timing is sealed (the
+/// recipient, the text, the link token and the code), under the server's sealing key with
+/// the id as associated data; a decoy, written where no mail is sent so that both paths of a
+/// flow do the same work, is sealed alike and only the worker, opening it, knows.
+#[derive(Clone, PartialEq, Eq)]
+pub struct QueuedMail {
+    /// The mail's id: also its `Message-ID`, the same on every attempt.
+    pub id: uuid::Uuid,
+    /// The sealed message.
+    pub sealed: Vec<u8>,
+    /// When it was queued.
+    pub created_at: OffsetDateTime,
+    /// When a worker may claim it next (a claim leases it until then).
+    pub due_at: OffsetDateTime,
+    /// Claims so far.
+    pub attempts: u32,
+}
+
+impl fmt::Debug for QueuedMail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueuedMail")
+            .field("id", &self.id)
+            .field("created_at", &self.created_at)
+            .field("due_at", &self.due_at)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }

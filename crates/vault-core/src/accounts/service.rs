@@ -13,7 +13,8 @@ use crate::Error;
 use crate::accounts::AccountDefect;
 use crate::accounts::CodeAttempt;
 use crate::accounts::email::Email;
-use crate::accounts::mailer::{Links, Mailer, Message};
+use crate::accounts::mail_queue::Draft;
+use crate::accounts::mailer::{Links, Mailer};
 use crate::accounts::records::{SessionRecord, TokenPurpose, TokenRecord, User};
 use crate::accounts::secrets::{self, SecretHash};
 use crate::accounts::throttle::{self, ThrottleKey, ThrottlePolicy, ThrottleRule};
@@ -60,6 +61,20 @@ pub struct AccountsConfig {
     pub mails_per_window: u32,
     /// The window of [`AccountsConfig::mails_per_window`].
     pub mail_window: Duration,
+    /// How long a claimed mail is the claiming worker's before another may take it (a worker
+    /// that died mid-send is replaced after this).
+    pub mail_lease: Duration,
+    /// The wait before the second attempt of a mail the mailer refused; it doubles with each
+    /// attempt, up to an hour.
+    pub mail_retry: Duration,
+    /// Claims of one mail before it is given up (logged as an error).
+    pub mail_attempts: u32,
+    /// Mails claimed at once by a worker.
+    pub mail_batch: u32,
+    /// How often an idle worker looks for mail queued by other instances and for retries.
+    pub mail_poll: Duration,
+    /// How often the worker deletes expired tokens.
+    pub token_purge: Duration,
 }
 
 impl Default for AccountsConfig {
@@ -77,6 +92,12 @@ impl Default for AccountsConfig {
             code_attempts: 5,
             mails_per_window: 3,
             mail_window: Duration::minutes(15),
+            mail_lease: Duration::minutes(1),
+            mail_retry: Duration::seconds(30),
+            mail_attempts: 8,
+            mail_batch: 32,
+            mail_poll: Duration::seconds(5),
+            token_purge: Duration::minutes(10),
         }
     }
 }
@@ -218,6 +239,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) membership: Option<Arc<dyn WorkspaceMembership>>,
     pub(crate) config: AccountsConfig,
+    /// Wakes the mail worker when a flow of this instance queued mail.
+    pub(crate) mail_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Configures [`Accounts`].
@@ -297,6 +320,7 @@ impl Accounts {
                 clock: Arc::new(SystemClock),
                 membership: None,
                 config: AccountsConfig::default(),
+                mail_wake: Arc::new(tokio::sync::Notify::new()),
             },
         }
     }
@@ -327,74 +351,65 @@ impl Accounts {
         AuditEvent::new(action, self.now())
     }
 
-    /// Sends a mail; a mail failure is logged, not shown (the answer must not differ).
-    pub(crate) async fn mail(&self, to: &Email, subject: &str, text: String) {
-        let message = Message {
-            to: to.clone(),
-            subject: subject.to_owned(),
-            text,
-        };
-        if let Err(err) = self.inner.mailer.send(message).await {
-            tracing::error!(error = %err, "sending a mail failed");
-        }
-    }
-
-    /// In `tx` (scoped to `user`): issues a single-use token with a typed code for a mail of
-    /// `purpose`, unless `user` already got [`AccountsConfig::mails_per_window`] of them in
-    /// the window (`None`). Returns (token, code).
+    /// In `tx`: a single-use token of `purpose` with a typed code, for the mail that
+    /// carries them. It is `user`'s (`real`) when `user` is an account under
+    /// [`AccountsConfig::mails_per_window`] mails of `purpose` in the window; otherwise (no
+    /// account, or past the limit) it is a token of nobody, which no proof can ever name, for
+    /// a decoy mail. Both write one token after the same read, so an answer's time does not
+    /// tell which.
     pub(crate) async fn issue_token(
         &self,
         tx: &mut (dyn Transaction + '_),
-        user: &User,
+        user: Option<&User>,
         email: &Email,
         purpose: TokenPurpose,
         ttl: Duration,
-    ) -> Result<Option<(SecretString, SecretString)>, Error> {
+    ) -> Result<Issued, Error> {
         let now = self.now();
         let since = now - self.config().mail_window;
+        let owner = user.map_or_else(UserId::random, |u| u.id);
         let sent = tx
-            .tokens_of(user.id, purpose)
+            .tokens_of(owner, purpose)
             .await?
             .iter()
             .filter(|t| t.created_at >= since)
             .count();
-        if sent >= usize::try_from(self.config().mails_per_window).unwrap_or(usize::MAX) {
-            tracing::info!(user_id = %user.id, purpose = purpose.as_str(), "mail not sent: rate limit");
-            return Ok(None);
+        let limit = usize::try_from(self.config().mails_per_window).unwrap_or(usize::MAX);
+        let real = user.is_some() && sent < limit;
+        if user.is_some() && !real {
+            tracing::info!(user_id = %owner, purpose = purpose.as_str(), "mail not sent: rate limit");
         }
+        let owner = if real { owner } else { UserId::random() };
         let token = secrets::new_token()?;
         let code = secrets::new_code()?;
         tx.put_token(&TokenRecord {
             token_hash: secrets::hash_token(&token),
-            code_hash: Some(code_hash(user.id, purpose, code.expose_secret())),
+            code_hash: Some(code_hash(owner, purpose, code.expose_secret())),
             purpose,
-            user_id: user.id,
+            user_id: owner,
             email: email.clone(),
             created_at: now,
             expires_at: now + ttl,
             failed_attempts: 0,
         })
         .await?;
-        Ok(Some((token, code)))
+        Ok(Issued { token, code, real })
     }
 
-    /// Whether a notice mail without a token (e.g. "someone tried to sign up with your
-    /// address") may go to `user` now: the same limit as token mails.
-    pub(crate) async fn may_send_notice(
+    /// In `tx`: [`Accounts::issue_token`], then the mail `compose` writes with the token
+    /// and code, queued for real or as a decoy alike. Whether the real mail was queued.
+    pub(crate) async fn mail_token(
         &self,
-        kind: &'static str,
-        user: UserId,
+        tx: &mut (dyn Transaction + '_),
+        user: Option<&User>,
+        to: &Email,
+        (purpose, ttl): (TokenPurpose, Duration),
+        compose: impl FnOnce(&Issued) -> Draft + Send,
     ) -> Result<bool, Error> {
-        let rule = ThrottleRule {
-            attempts: self.config().mails_per_window,
-            window: self.config().mail_window,
-            first_lock: self.config().mail_window,
-            max_lock: self.config().mail_window,
-        };
-        Ok(self
-            .reserve(&ThrottleKey::Mail { kind, user }, &rule)
-            .await
-            .is_ok())
+        let issued = self.issue_token(tx, user, to, purpose, ttl).await?;
+        let draft = compose(&issued);
+        self.queue_mail(tx, draft, !issued.real).await?;
+        Ok(issued.real)
     }
 
     /// Whom a proof names (the account and the address), without consuming or checking it:
@@ -522,6 +537,14 @@ impl Accounts {
         tx.commit().await?;
         outcome.map_err(|until| throttled(now, until))
     }
+}
+
+/// A token just issued by [`Accounts::issue_token`]: the link token, the code, and whether
+/// they are an account's (`false`: a decoy's).
+pub(crate) struct Issued {
+    pub(crate) token: SecretString,
+    pub(crate) code: SecretString,
+    pub(crate) real: bool,
 }
 
 /// `Throttled` with the seconds from `now` to `until` (at least one).

@@ -7,6 +7,8 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::Error;
 use crate::accounts::AccountDefect;
 use crate::accounts::email::Email;
+use crate::accounts::mail_queue::Draft;
+use crate::accounts::mailer::MailKind;
 use crate::accounts::records::{CodeAttempt, ThrottleState, TokenPurpose, TokenRecord, User};
 use crate::accounts::secrets;
 use crate::accounts::service::{
@@ -295,42 +297,49 @@ impl Accounts {
         Ok(SignIn::Session(session))
     }
 
-    /// In `tx` (scoped to `user`): issues a sign-in code, commits, then mails it. At most
-    /// [`crate::accounts::AccountsConfig::mails_per_window`] codes a window; past that,
-    /// `Throttled` until the oldest leaves the window, and nothing is written.
+    /// In `tx` (scoped to `user`): issues a sign-in code and queues its mail, then commits.
+    /// At most [`crate::accounts::AccountsConfig::mails_per_window`] codes a window; past
+    /// that, `Throttled` until the oldest leaves the window, and nothing is written.
     async fn mail_sign_in_code(&self, mut tx: Tx<'_>, user: &User) -> Result<SignIn, Error> {
         let ttl = self.config().sign_in_code_ttl;
+        let purpose = TokenPurpose::SignInCode;
         let issued = self
-            .issue_token(&mut *tx, user, &user.email, TokenPurpose::SignInCode, ttl)
+            .issue_token(&mut *tx, Some(user), &user.email, purpose, ttl)
             .await?;
-        let Some((token, code)) = issued else {
+        if !issued.real {
+            // The password was right: no secret to keep, the wait can be told.
             let now = self.now();
             let window = self.config().mail_window;
             let oldest = tx
-                .tokens_of(user.id, TokenPurpose::SignInCode)
+                .tokens_of(user.id, purpose)
                 .await?
                 .into_iter()
                 .map(|t| t.created_at)
                 .filter(|created| *created >= now - window)
                 .min();
             return Err(throttled(now, oldest.unwrap_or(now) + window));
+        }
+        let text = format!(
+            "Your sign-in code: {}\n\nIt works for {} minutes. We ask for it because someone \
+             has been guessing the password of your account from many places.\n\
+             If it was not you who just signed in, your password is known: reset it at once.",
+            issued.code.expose_secret(),
+            ttl.whole_minutes()
+        );
+        let draft = Draft {
+            kind: MailKind::SignInCode,
+            to: user.email.clone(),
+            subject: "Your sign-in code",
+            text,
+            token: None,
+            code: Some(issued.code.clone()),
         };
+        self.queue_mail(&mut *tx, draft, false).await?;
         tx.commit().await?;
-        self.mail(
-            &user.email,
-            "Your sign-in code",
-            format!(
-                "Your sign-in code: {}\n\nIt works for {} minutes. We ask for it because someone \
-                 has been guessing the password of your account from many places.\n\
-                 If it was not you who just signed in, your password is known: reset it at once.",
-                code.expose_secret(),
-                ttl.whole_minutes()
-            ),
-        )
-        .await;
+        self.mail_queued();
         self.audit(self.event("account.sign_in.code_mailed").actor(user.id))
             .await;
-        Ok(SignIn::MailedCodeRequired(Challenge(token)))
+        Ok(SignIn::MailedCodeRequired(Challenge(issued.token)))
     }
 
     /// Completes a sign-in that answered [`SignIn::MailedCodeRequired`] with the code mailed

@@ -6,73 +6,91 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::Error;
 use crate::accounts::AccountDefect;
 use crate::accounts::email::Email;
+use crate::accounts::mail_queue::Draft;
+use crate::accounts::mailer::MailKind;
 use crate::accounts::records::{TokenPurpose, User};
 use crate::accounts::service::{Accounts, Proof, refused, validate_name};
 use crate::ids::UserId;
 use crate::password::PolicyContext;
-use crate::store::Scope;
+use crate::store::{Scope, Transaction};
+
+/// How many times a sign-up starts over when a concurrent one changed what it read.
+const SIGN_UP_TRIES: usize = 3;
 
 impl Accounts {
     /// Starts a sign-up. A new address gets an account (unverified, without a password) and
     /// a verification mail; an address that already has a verified account gets a mail
-    /// telling its owner instead; an unverified one gets a new verification mail (rate
-    /// limited). All three answer `Ok(())` alike.
+    /// telling its owner instead; an unverified one gets a new verification mail. Mails are
+    /// rate limited. All three answer `Ok(())` alike and do the same work in one
+    /// transaction: write the account (the existing one unchanged), one token and one queued
+    /// mail (a decoy past the limit).
     pub async fn sign_up(&self, name: &str, email: &str) -> Result<(), Error> {
         let name = validate_name(name)?;
         let email = Email::parse(email)?;
-        let user = User {
-            id: UserId::random(),
-            name,
-            email: email.clone(),
-            email_verified: false,
-            password_hash: None,
-            two_factor: None,
-            created_at: self.now(),
-        };
-        // The account and its first token together: a sign-up is never left without a way
-        // to finish it.
-        let mut tx = self.begin(Scope::user(user.id)).await?;
-        if tx.user_by_email(&email).await?.is_some() {
-            drop(tx);
-            return self.existing_sign_up(&email).await;
-        }
-        match tx.put_user(&user).await {
-            Ok(()) => {}
-            // Taken by a concurrent sign-up: tell its owner.
-            Err(Error::Conflict(_)) => {
-                drop(tx);
-                return self.existing_sign_up(&email).await;
+        for _ in 0..SIGN_UP_TRIES {
+            let known = self.read().await?.user_by_email(&email).await?;
+            let id = known.as_ref().map_or_else(UserId::random, |u| u.id);
+            // The account (new or unchanged) and its token together: a sign-up is never left
+            // without a way to finish it.
+            let mut tx = self.begin(Scope::user(id)).await?;
+            let user = match tx.user_by_email(&email).await? {
+                Some(existing) if existing.id == id => existing,
+                // Created (or moved) meanwhile by another transaction: read again.
+                Some(_) => continue,
+                None if known.is_some() => continue,
+                None => User {
+                    id,
+                    name: name.clone(),
+                    email: email.clone(),
+                    email_verified: false,
+                    password_hash: None,
+                    two_factor: None,
+                    created_at: self.now(),
+                },
+            };
+            match tx.put_user(&user).await {
+                Ok(()) => {}
+                // Taken by a concurrent sign-up: start over as an existing address.
+                Err(Error::Conflict(_)) => continue,
+                Err(other) => return Err(other),
             }
-            Err(other) => return Err(other),
+            let real = if user.email_verified {
+                self.mail_sign_up_notice(&mut *tx, &user).await?
+            } else {
+                self.mail_verification(&mut *tx, Some(&user), &email)
+                    .await?
+            };
+            tx.commit().await?;
+            self.mail_queued();
+            if known.is_none() {
+                self.audit(
+                    self.event("account.signed_up")
+                        .actor(user.id)
+                        .subject(user.id),
+                )
+                .await;
+            }
+            tracing::debug!(mailed = real, "sign-up handled");
+            return Ok(());
         }
-        let ttl = self.config().verification_ttl;
-        let issued = self
-            .issue_token(&mut *tx, &user, &user.email, TokenPurpose::VerifyEmail, ttl)
-            .await?;
-        tx.commit().await?;
-        self.audit(
-            self.event("account.signed_up")
-                .actor(user.id)
-                .subject(user.id),
-        )
-        .await;
-        if let Some((token, code)) = issued {
-            self.mail_verification(&user, &token, &code).await;
-        }
-        Ok(())
+        Err(Error::Conflict(
+            "the address changed during every try of a sign-up".into(),
+        ))
     }
 
-    async fn existing_sign_up(&self, email: &Email) -> Result<(), Error> {
-        let Some(existing) = self.read().await?.user_by_email(email).await? else {
-            return Ok(());
-        };
-        if !existing.email_verified {
-            return self.send_verification(&existing).await;
-        }
-        if self.may_send_notice("sign_up_notice", existing.id).await? {
-            let link = self.config().links.page("sign-in");
-            self.mail(
-                &existing.email,
+    /// In `tx`: the notice to the owner of a verified address that someone tried to sign up
+    /// with it (counted as a token of its own purpose, never sent).
+    async fn mail_sign_up_notice(
+        &self,
+        tx: &mut (dyn Transaction + '_),
+        user: &User,
+    ) -> Result<bool, Error> {
+        let link = self.config().links.page("sign-in");
+        let purpose = (TokenPurpose::SignUpNotice, self.config().mail_window);
+        self.mail_token(tx, Some(user), &user.email, purpose, |_| {
+            Draft::notice(
+                MailKind::SignUpNotice,
+                &user.email,
                 "Someone tried to sign up with your address",
                 format!(
                     "Someone (maybe you) tried to create an account with this address, which already has one.\n\
@@ -80,54 +98,66 @@ impl Accounts {
                      If it was not you, you can ignore this mail."
                 ),
             )
-            .await;
-        }
-        Ok(())
+        })
+        .await
     }
 
     /// Sends the verification mail again (rate limited); answers `Ok(())` whatever the
-    /// address.
+    /// address, after the same work: without an unverified account at the address, a token of
+    /// nobody and a decoy mail.
     pub async fn resend_verification(&self, email: &str) -> Result<(), Error> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
-        match self.read().await?.user_by_email(&email).await? {
-            Some(user) if !user.email_verified => self.send_verification(&user).await,
-            _ => Ok(()),
-        }
-    }
-
-    async fn send_verification(&self, user: &User) -> Result<(), Error> {
-        let ttl = self.config().verification_ttl;
-        let mut tx = self.begin(Scope::user(user.id)).await?;
-        let issued = self
-            .issue_token(&mut *tx, user, &user.email, TokenPurpose::VerifyEmail, ttl)
+        let user = self
+            .read()
+            .await?
+            .user_by_email(&email)
+            .await?
+            .filter(|u| !u.email_verified);
+        let owner = user.as_ref().map_or_else(UserId::random, |u| u.id);
+        let mut tx = self.begin(Scope::user(owner)).await?;
+        self.mail_verification(&mut *tx, user.as_ref(), &email)
             .await?;
         tx.commit().await?;
-        if let Some((token, code)) = issued {
-            self.mail_verification(user, &token, &code).await;
-        }
+        self.mail_queued();
         Ok(())
     }
 
-    async fn mail_verification(&self, user: &User, token: &SecretString, code: &SecretString) {
+    /// In `tx`: the verification mail to `user` at `email` (or its decoy).
+    async fn mail_verification(
+        &self,
+        tx: &mut (dyn Transaction + '_),
+        user: Option<&User>,
+        email: &Email,
+    ) -> Result<bool, Error> {
         let ttl = self.config().verification_ttl;
-        let link = self
-            .config()
-            .links
-            .link("verify-email", token.expose_secret());
-        self.mail(
-            &user.email,
-            "Confirm your email address",
-            format!(
-                "Hello {},\n\nConfirm your address and choose a password: {link}\n\
+        let links = &self.config().links;
+        let name = user.map_or("", |u| u.name.as_str());
+        self.mail_token(
+            tx,
+            user,
+            email,
+            (TokenPurpose::VerifyEmail, ttl),
+            |issued| {
+                let link = links.link("verify-email", issued.token.expose_secret());
+                let text = format!(
+                    "Hello {name},\n\nConfirm your address and choose a password: {link}\n\
                  Or type this code on the sign-up page: {}\n\nThe link works for {} hours.",
-                user.name,
-                code.expose_secret(),
-                ttl.whole_hours()
-            ),
+                    issued.code.expose_secret(),
+                    ttl.whole_hours()
+                );
+                Draft::with_proof(
+                    MailKind::VerifyEmail,
+                    email,
+                    "Confirm your email address",
+                    text,
+                    &issued.token,
+                    &issued.code,
+                )
+            },
         )
-        .await;
+        .await
     }
 
     /// Completes sign-up: proves the address (link token or typed code) and sets the password,

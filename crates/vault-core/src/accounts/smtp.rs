@@ -69,6 +69,7 @@ impl Mailer for SmtpMailer {
             .from(self.from.clone())
             .to(to)
             .subject(message.subject)
+            .message_id(Some(message.message_id))
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
             .body(message.text)
             .map_err(|_| Error::Account(AccountDefect::MailNotSent))?;

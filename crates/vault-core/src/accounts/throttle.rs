@@ -111,13 +111,6 @@ pub enum ThrottleKey {
     CurrentPassword(UserId),
     /// Second-factor codes (TOTP or recovery) of one user.
     SecondFactor(UserId),
-    /// Notice mails of one kind to one user.
-    Mail {
-        /// The kind of notice.
-        kind: &'static str,
-        /// The recipient.
-        user: UserId,
-    },
 }
 
 impl ThrottleKey {
@@ -139,7 +132,6 @@ impl fmt::Display for ThrottleKey {
             Self::SignInAddress(address) => write!(f, "sign_in:address:{address}"),
             Self::CurrentPassword(user) => write!(f, "current_password:{user}"),
             Self::SecondFactor(user) => write!(f, "second_factor:{user}"),
-            Self::Mail { kind, user } => write!(f, "mail:{kind}:{user}"),
         }
     }
 }

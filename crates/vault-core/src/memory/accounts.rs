@@ -1,14 +1,17 @@
-//! Account rows in memory: users, tokens, sessions, throttle counters.
+//! Account rows in memory: users, tokens, sessions, throttle counters, queued mail.
 
 use async_trait::async_trait;
 
 use super::transaction::MemoryTransaction;
 use crate::Error;
+use time::OffsetDateTime;
+
 use crate::accounts::{
-    Email, SecretHash, SessionRecord, ThrottleKey, ThrottleState, TokenPurpose, TokenRecord, User,
+    Email, QueuedMail, SecretHash, SessionRecord, ThrottleKey, ThrottleState, TokenPurpose,
+    TokenRecord, User,
 };
 use crate::ids::UserId;
-use crate::store::{SessionRows, ThrottleRows, TokenRows, UserRows};
+use crate::store::{MailRows, SessionRows, ThrottleRows, TokenRows, UserRows};
 
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -73,6 +76,13 @@ impl TokenRows for MemoryTransaction<'_> {
 
     async fn delete_token(&mut self, hash: &SecretHash) -> Result<bool, Error> {
         Ok(self.tables_mut()?.tokens.remove(hash).is_some())
+    }
+
+    async fn delete_expired_tokens(&mut self, now: OffsetDateTime) -> Result<u32, Error> {
+        let tokens = &mut self.tables_mut()?.tokens;
+        let before = tokens.len();
+        tokens.retain(|_, t| t.expires_at >= now);
+        Ok(count(before - tokens.len()))
     }
 
     async fn delete_tokens_of(
@@ -144,5 +154,51 @@ impl ThrottleRows for MemoryTransaction<'_> {
     async fn delete_throttle(&mut self, key: &ThrottleKey) -> Result<(), Error> {
         self.tables_mut()?.throttle.remove(key);
         Ok(())
+    }
+}
+
+/// Mails in due order (then id, so equal due times keep one order).
+fn by_due(mails: &mut [QueuedMail]) {
+    mails.sort_by(|a, b| a.due_at.cmp(&b.due_at).then(a.id.cmp(&b.id)));
+}
+
+#[async_trait]
+impl MailRows for MemoryTransaction<'_> {
+    async fn put_mail(&mut self, mail: &QueuedMail) -> Result<(), Error> {
+        self.tables_mut()?.mails.insert(mail.id, mail.clone());
+        Ok(())
+    }
+
+    async fn claim_mails(
+        &mut self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, Error> {
+        let mails = &mut self.tables_mut()?.mails;
+        let mut due: Vec<QueuedMail> = mails
+            .values()
+            .filter(|m| m.due_at <= now)
+            .cloned()
+            .collect();
+        by_due(&mut due);
+        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        for mail in &mut due {
+            mail.due_at = lease_until;
+            mail.attempts = mail.attempts.saturating_add(1);
+            mails.insert(mail.id, mail.clone());
+        }
+        Ok(due)
+    }
+
+    async fn delete_mail(&mut self, id: uuid::Uuid) -> Result<bool, Error> {
+        Ok(self.tables_mut()?.mails.remove(&id).is_some())
+    }
+
+    async fn queued_mails(&mut self, limit: u32) -> Result<Vec<QueuedMail>, Error> {
+        let mut all: Vec<QueuedMail> = self.tables().mails.values().cloned().collect();
+        by_due(&mut all);
+        all.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(all)
     }
 }

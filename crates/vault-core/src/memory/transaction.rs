@@ -11,7 +11,9 @@ use crate::Error;
 use crate::access::{
     Grant, Group, GroupId, Invitation, InvitationId, Member, Subscription, Workspace,
 };
-use crate::accounts::{SecretHash, SessionRecord, ThrottleKey, ThrottleState, TokenRecord, User};
+use crate::accounts::{
+    QueuedMail, SecretHash, SessionRecord, ThrottleKey, ThrottleState, TokenRecord, User,
+};
 use crate::ids::{ProductId, UserId, WorkspaceId};
 use crate::store::{Scope, Store, Transaction};
 
@@ -33,6 +35,7 @@ pub(super) struct Tables {
     pub(super) subscriptions: HashMap<(WorkspaceId, ProductId), Subscription>,
     /// Per workspace, in the order stored.
     pub(super) grants: HashMap<WorkspaceId, Vec<Grant>>,
+    pub(super) mails: HashMap<uuid::Uuid, QueuedMail>,
 }
 
 /// The committed tables and the write lock.

@@ -26,6 +26,9 @@ pub trait TokenRows: Send {
     /// one token, exactly one sees `true` (the single use of a link rests on it).
     async fn delete_token(&mut self, hash: &SecretHash) -> Result<bool, Error>;
 
+    /// Deletes every token that expired before `now`, whoever's; how many there were.
+    async fn delete_expired_tokens(&mut self, now: time::OffsetDateTime) -> Result<u32, Error>;
+
     /// Deletes every token of `purpose` of the user; how many there were.
     async fn delete_tokens_of(&mut self, user: UserId, purpose: TokenPurpose)
     -> Result<u32, Error>;

@@ -12,8 +12,8 @@ use crate::Error;
 use crate::accounts::ThrottleKey;
 use crate::ids::{UserId, WorkspaceId};
 use crate::store::{
-    GrantRows, GroupRows, InvitationRows, MemberRows, SessionRows, SubscriptionRows, ThrottleRows,
-    TokenRows, UserRows, WorkspaceRows,
+    GrantRows, GroupRows, InvitationRows, MailRows, MemberRows, SessionRows, SubscriptionRows,
+    ThrottleRows, TokenRows, UserRows, WorkspaceRows,
 };
 
 /// What a write transaction locks: the users, workspaces and throttle keys whose rows it
@@ -119,6 +119,7 @@ pub trait Transaction:
     + GroupRows
     + GrantRows
     + SubscriptionRows
+    + MailRows
     + Send
 {
     /// Makes every write of the transaction visible at once, or none of them.

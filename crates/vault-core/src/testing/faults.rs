@@ -13,13 +13,15 @@ use crate::access::{
     Workspace,
 };
 use crate::accounts::{
-    Email, SecretHash, SessionRecord, ThrottleKey, ThrottleState, TokenPurpose, TokenRecord, User,
+    Email, QueuedMail, SecretHash, SessionRecord, ThrottleKey, ThrottleState, TokenPurpose,
+    TokenRecord, User,
 };
 use crate::ids::{ProductId, UserId, WorkspaceId};
 use crate::store::{
-    GrantRows, GroupRows, InvitationRows, MemberRows, Scope, SessionRows, Store, SubscriptionRows,
-    ThrottleRows, TokenRows, Transaction, Tx, UserRows, WorkspaceRows,
+    GrantRows, GroupRows, InvitationRows, MailRows, MemberRows, Scope, SessionRows, Store,
+    SubscriptionRows, ThrottleRows, TokenRows, Transaction, Tx, UserRows, WorkspaceRows,
 };
+use time::OffsetDateTime;
 
 /// A [`Store`] that fails on demand: arm it with [`FaultyStore::fail_step`] and the Nth write
 /// or commit after that answers [`Error::StoreUnavailable`] instead of reaching the store (a
@@ -155,6 +157,10 @@ impl TokenRows for FaultyTransaction<'_> {
         self.plan.step("delete_token")?;
         self.inner.delete_token(hash).await
     }
+    async fn delete_expired_tokens(&mut self, now: OffsetDateTime) -> Result<u32, Error> {
+        self.plan.step("delete_expired_tokens")?;
+        self.inner.delete_expired_tokens(now).await
+    }
     async fn delete_tokens_of(
         &mut self,
         user: UserId,
@@ -162,6 +168,30 @@ impl TokenRows for FaultyTransaction<'_> {
     ) -> Result<u32, Error> {
         self.plan.step("delete_tokens_of")?;
         self.inner.delete_tokens_of(user, purpose).await
+    }
+}
+
+#[async_trait]
+impl MailRows for FaultyTransaction<'_> {
+    async fn put_mail(&mut self, mail: &QueuedMail) -> Result<(), Error> {
+        self.plan.step("put_mail")?;
+        self.inner.put_mail(mail).await
+    }
+    async fn claim_mails(
+        &mut self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, Error> {
+        self.plan.step("claim_mails")?;
+        self.inner.claim_mails(now, lease_until, limit).await
+    }
+    async fn delete_mail(&mut self, id: uuid::Uuid) -> Result<bool, Error> {
+        self.plan.step("delete_mail")?;
+        self.inner.delete_mail(id).await
+    }
+    async fn queued_mails(&mut self, limit: u32) -> Result<Vec<QueuedMail>, Error> {
+        self.inner.queued_mails(limit).await
     }
 }
 
@@ -361,6 +391,7 @@ pub struct Snapshot {
     groups: Vec<(Group, Vec<UserId>)>,
     grants: Vec<Vec<Grant>>,
     subscriptions: Vec<Subscription>,
+    mails: Vec<QueuedMail>,
 }
 
 impl Snapshot {
@@ -382,6 +413,7 @@ impl Snapshot {
             groups: Vec::new(),
             grants: Vec::new(),
             subscriptions: Vec::new(),
+            mails: tx.queued_mails(u32::MAX).await?,
         };
         for user in users {
             snapshot.users.push(tx.user(*user).await?);

@@ -10,6 +10,7 @@ pub mod atomicity;
 pub mod conformance;
 mod faults;
 mod keys;
+pub mod mail_queue;
 pub mod sign_in_throttling;
 
 pub use faults::{FaultyStore, Snapshot};

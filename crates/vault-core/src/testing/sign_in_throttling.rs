@@ -92,11 +92,10 @@ impl Kit {
     async fn signed_up(&self) -> String {
         let email = format!("{}@example.com", UserId::random());
         self.accounts.sign_up("Ada Lovelace", &email).await.unwrap();
-        let mail = self.outbox.last_to(&email).expect("a mail");
-        let token = mail.text.split("#token=").nth(1).expect("a link");
-        let token = token.split_whitespace().next().expect("a token");
+        let mail = self.mail().await.last_to(&email).expect("a mail");
+        let token = mail.token.expect("a link");
         self.accounts
-            .complete_sign_up(&Proof::Link(secret(token)), secret(PASSWORD))
+            .complete_sign_up(&Proof::Link(token), secret(PASSWORD))
             .await
             .unwrap();
         email
@@ -131,15 +130,16 @@ impl Kit {
         }
     }
 
+    /// The outbox, once the mail worker delivered every queued mail.
+    async fn mail(&self) -> &Outbox {
+        self.accounts.deliver_mail().await.expect("mail delivered");
+        &self.outbox
+    }
+
     /// The 6-digit code of the newest mail to `to`.
-    fn mailed_code(&self, to: &str) -> String {
-        let mail = self.outbox.last_to(to).expect("a mail");
-        let after = mail.text.split("code").nth(1).expect("a code");
-        let code = after
-            .split(|c: char| !c.is_ascii_digit())
-            .find(|w| w.len() == 6)
-            .expect("six digits");
-        code.to_owned()
+    async fn mailed_code(&self, to: &str) -> String {
+        let mail = self.mail().await.last_to(to).expect("a mail");
+        mail.code.expect("a code").expose_secret().to_owned()
     }
 
     /// Spends the account's pool the way a distributed attack does: 10 addresses use their
@@ -257,19 +257,19 @@ pub async fn past_the_pool_a_right_password_earns_a_mailed_code(store: Arc<dyn S
     let kit = Kit::new(store);
     let email = kit.signed_up().await;
     kit.spend_the_pool(&email).await;
-    let mails = kit.outbox.count_to(&email);
+    let mails = kit.mail().await.count_to(&email);
     let seen = kit.guess(&email, client(300), 1).await;
     assert_eq!(seen.checked, 1, "a spent pool is no lock");
     assert_eq!(
-        kit.outbox.count_to(&email),
+        kit.mail().await.count_to(&email),
         mails,
         "no mail without the password"
     );
 
     let owner = client(999);
     let challenge = kit.mailed_code_required(&email, owner).await;
-    assert_eq!(kit.outbox.count_to(&email), mails + 1);
-    let code = kit.mailed_code(&email);
+    assert_eq!(kit.mail().await.count_to(&email), mails + 1);
+    let code = kit.mailed_code(&email).await;
     let wrong = kit
         .accounts
         .complete_mailed_code(&challenge, &wrong_code(&code))
@@ -285,7 +285,7 @@ pub async fn past_the_pool_a_right_password_earns_a_mailed_code(store: Arc<dyn S
     assert_eq!(refusal(again), AccountDefect::InvalidToken, "single use");
 
     let challenge = kit.mailed_code_required(&email, owner).await;
-    let code = kit.mailed_code(&email);
+    let code = kit.mailed_code(&email).await;
     for _ in 0..5 {
         let wrong = kit
             .accounts
@@ -304,10 +304,10 @@ pub async fn past_the_pool_a_right_password_earns_a_mailed_code(store: Arc<dyn S
     for _ in 0..3 {
         kit.mailed_code_required(&email, owner).await;
     }
-    let sent = kit.outbox.count_to(&email);
+    let sent = kit.mail().await.count_to(&email);
     let more = kit.accounts.sign_in(&email, secret(PASSWORD), owner).await;
     assert!(matches!(refusal(more), AccountDefect::Throttled { .. }));
-    assert_eq!(kit.outbox.count_to(&email), sent);
+    assert_eq!(kit.mail().await.count_to(&email), sent);
     let forged = Challenge::from("not-a-challenge".to_owned());
     let forged = kit.accounts.complete_mailed_code(&forged, "123456").await;
     assert_eq!(refusal(forged), AccountDefect::InvalidToken);
@@ -336,7 +336,7 @@ pub async fn a_mailed_code_still_asks_for_the_second_factor(store: Arc<dyn Store
 
     kit.spend_the_pool(&email).await;
     let challenge = kit.mailed_code_required(&email, client(999)).await;
-    let mailed = kit.mailed_code(&email);
+    let mailed = kit.mailed_code(&email).await;
     let second = match kit.accounts.complete_mailed_code(&challenge, &mailed).await {
         Ok(SignIn::TwoFactorRequired(c)) => c,
         other => panic!("2FA is on: the right code answered {other:?}"),

@@ -96,24 +96,12 @@ impl SealingKey {
                 got: secret.len(),
             }));
         }
-        let mut nonce = [0u8; NONCE_LEN];
-        fill_random(&mut nonce)?;
-        let aad = associated_data(user);
-        let ciphertext = self
-            .cipher()
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: secret,
-                    aad: &aad,
-                },
-            )
+        let bytes = self
+            .seal_in(DOMAIN, user.as_uuid().as_bytes(), secret)?
             // Only plaintexts of gigabytes fail; a TOTP secret is at most 64 bytes.
-            .map_err(|_| Error::Totp(TotpDefect::InvalidSecretLength { got: secret.len() }))?;
-        let mut bytes = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
-        bytes.push(VERSION);
-        bytes.extend_from_slice(&nonce);
-        bytes.extend_from_slice(&ciphertext);
+            .ok_or(Error::Totp(TotpDefect::InvalidSecretLength {
+                got: secret.len(),
+            }))?;
         Ok(SealedSecret(bytes))
     }
 
@@ -123,19 +111,10 @@ impl SealingKey {
         user: UserId,
         sealed: &SealedSecret,
     ) -> Result<SecretSlice<u8>, Error> {
-        let (nonce, ciphertext) = sealed.parts();
-        let aad = associated_data(user);
-        let plain = self
-            .cipher()
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| Error::Totp(TotpDefect::SealedSecretUnreadable))?;
-        let plain = SecretSlice::from(plain);
+        let mut plain = self
+            .open_in(DOMAIN, user.as_uuid().as_bytes(), sealed.as_bytes())
+            .ok_or(Error::Totp(TotpDefect::SealedSecretUnreadable))?;
+        let plain = SecretSlice::from(std::mem::take(&mut *plain));
         if !SECRET_LEN.contains(&plain.expose_secret().len()) {
             return Err(Error::Totp(TotpDefect::SealedSecretUnreadable));
         }
@@ -154,6 +133,61 @@ impl SealingKey {
         new_key.seal(user, plain.expose_secret())
     }
 
+    /// Seals `plain` for one use of the key: `domain` names the use and `context` binds the
+    /// ciphertext to its row (a user id, a mail id), both as associated data. The format is
+    /// the version byte, a random 192-bit nonce, the ciphertext and its tag. `None` only for
+    /// plaintexts the cipher refuses (gigabytes).
+    pub(crate) fn seal_in(
+        &self,
+        domain: &[u8],
+        context: &[u8],
+        plain: &[u8],
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let mut nonce = [0u8; NONCE_LEN];
+        fill_random(&mut nonce)?;
+        let aad = associated_data(domain, context);
+        let Ok(ciphertext) = self.cipher().encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: plain,
+                aad: &aad,
+            },
+        ) else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+        bytes.push(VERSION);
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&ciphertext);
+        Ok(Some(bytes))
+    }
+
+    /// Opens what [`SealingKey::seal_in`] sealed with the same `domain` and `context`; `None`
+    /// when it does not open (another key, use or row, or altered bytes).
+    pub(crate) fn open_in(
+        &self,
+        domain: &[u8],
+        context: &[u8],
+        sealed: &[u8],
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        if sealed.first() != Some(&VERSION) || sealed.len() < 1 + NONCE_LEN + TAG_LEN {
+            return None;
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&sealed[1..1 + NONCE_LEN]);
+        let aad = associated_data(domain, context);
+        self.cipher()
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: &sealed[1 + NONCE_LEN..],
+                    aad: &aad,
+                },
+            )
+            .ok()
+            .map(Zeroizing::new)
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(&(*self.0.expose_secret()).into())
     }
@@ -165,12 +199,13 @@ impl fmt::Debug for SealingKey {
     }
 }
 
-/// The associated data: domain, format version and the user's UUID.
-fn associated_data(user: UserId) -> [u8; DOMAIN.len() + 1 + 16] {
-    let mut aad = [0u8; DOMAIN.len() + 1 + 16];
-    aad[..DOMAIN.len()].copy_from_slice(DOMAIN);
-    aad[DOMAIN.len()] = VERSION;
-    aad[DOMAIN.len() + 1..].copy_from_slice(user.as_uuid().as_bytes());
+/// The associated data: the use's domain, the format version and the row's context (for a
+/// TOTP secret, the user's UUID).
+fn associated_data(domain: &[u8], context: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(domain.len() + 1 + context.len());
+    aad.extend_from_slice(domain);
+    aad.push(VERSION);
+    aad.extend_from_slice(context);
     aad
 }
 
@@ -224,12 +259,6 @@ impl SealedSecret {
         bytes.push(VERSION);
         bytes.extend_from_slice(&rest);
         Self::from_bytes(&bytes)
-    }
-
-    fn parts(&self) -> ([u8; NONCE_LEN], &[u8]) {
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce.copy_from_slice(&self.0[1..1 + NONCE_LEN]);
-        (nonce, &self.0[1 + NONCE_LEN..])
     }
 }
 

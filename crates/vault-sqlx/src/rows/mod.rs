@@ -56,6 +56,7 @@ macro_rules! table {
 mod grants;
 mod groups;
 mod invitations;
+mod mail;
 mod members;
 mod sessions;
 mod subscriptions;
@@ -80,6 +81,18 @@ impl SqlTransaction {
     async fn put(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<(), Error> {
         self.execute(sql, args).await?;
         Ok(())
+    }
+
+    /// Every row a writing statement returns (`RETURNING`), read into the domain by `into`.
+    /// Refused in a read view.
+    async fn all_written<R: Row, T>(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+        into: fn(R) -> Result<T, SqlError>,
+    ) -> Result<Vec<T>, Error> {
+        let rows = self.fetch_written(sql, args).await?;
+        Ok(rows.into_iter().map(into).collect::<Result<_, _>>()?)
     }
 
     /// Every row `sql` finds, read into the domain by `into`.

@@ -1,6 +1,7 @@
 //! Single-use account tokens (mailed links and codes), keyed by the hash of the token.
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 use vault_core::accounts::{Email, SecretHash, TokenPurpose, TokenRecord};
 use vault_core::store::TokenRows;
 use vault_core::{Error, UserId};
@@ -88,6 +89,11 @@ impl TokenRows for SqlTransaction {
     async fn delete_token(&mut self, hash: &SecretHash) -> Result<bool, Error> {
         let sql = "DELETE FROM account_tokens WHERE token_hash = $1";
         Ok(self.execute(sql, args![hash]).await? > 0)
+    }
+
+    async fn delete_expired_tokens(&mut self, now: OffsetDateTime) -> Result<u32, Error> {
+        let sql = "DELETE FROM account_tokens WHERE expires_at < $1";
+        Ok(count(self.execute(sql, args![now]).await?))
     }
 
     async fn delete_tokens_of(

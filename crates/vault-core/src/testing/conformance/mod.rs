@@ -16,8 +16,9 @@
 //! The calling crate needs `tokio` with the `macros` and `rt-multi-thread` features (as a
 //! dev-dependency). The closure may answer an `Arc` of the store or any [`Fixture`], which
 //! can also clean up after the case (drop a database schema, remove a file) whether it
-//! passed or not. A store may check that rows reference their parents (a token its user, a
-//! member its workspace, a group member its group): the cases store the parent first.
+//! passed or not. A store may check that rows reference their parents (a member its
+//! workspace, a group member its group): the cases store the parent first. Tokens are the
+//! exception: a decoy token belongs to no user (see [`crate::testing::mail_queue`]).
 //!
 //! Each case is also a plain `async fn` of [`cases`], to run one on its own with [`run`].
 
@@ -41,6 +42,7 @@ pub mod cases {
     pub use super::transactions::*;
     pub use crate::testing::access_flows::*;
     pub use crate::testing::atomicity::*;
+    pub use crate::testing::mail_queue::*;
     pub use crate::testing::sign_in_throttling::*;
 }
 
@@ -179,6 +181,12 @@ macro_rules! store_conformance {
             past_the_pool_a_right_password_earns_a_mailed_code,
             a_mailed_code_still_asks_for_the_second_factor,
             parallel_guesses_pass_no_budget,
+            mail_rows_are_claimed_leased_and_deleted,
+            concurrent_claims_never_share_a_mail,
+            every_path_of_a_flow_does_the_same_work,
+            queued_mail_is_sealed_and_survives_a_restart,
+            refused_and_abandoned_mails_go_out_later_under_one_message_id,
+            expired_tokens_are_purged,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {

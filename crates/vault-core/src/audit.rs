@@ -80,6 +80,14 @@ pub trait AuditSink: Send + Sync + 'static {
     async fn record(&self, event: AuditEvent);
 }
 
+/// A shared sink is a sink: services built together send to one ([`crate::Services`]).
+#[async_trait]
+impl<S: AuditSink + ?Sized> AuditSink for std::sync::Arc<S> {
+    async fn record(&self, event: AuditEvent) {
+        (**self).record(event).await;
+    }
+}
+
 /// Emits each event as a `tracing` event at INFO level (target `vault::audit`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TracingAuditSink;

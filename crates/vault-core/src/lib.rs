@@ -53,6 +53,7 @@ pub mod permitted;
 pub mod problem;
 pub mod rejection;
 mod requirement;
+mod services;
 pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -72,5 +73,6 @@ pub use permitted::{NotPermitted, PermissionName, Permitted};
 pub use problem::Problem;
 pub use rejection::{Realm, Rejection, RejectionBody};
 pub use requirement::Requirement;
+pub use services::{Services, ServicesBuilder, VaultStore};
 pub use store::KeyStore;
 pub use verdict::{AuthError, HeaderDefect, InvalidKeyReason, Principal};

@@ -1220,3 +1220,71 @@ async fn a_hash_with_old_parameters_is_upgraded_at_sign_in() {
         SignIn::Session(_)
     ));
 }
+
+/// Made with Python's argon2-cffi 25.1.0 (argon2id, m=64 MiB, t=3, p=4) for the password
+/// below, as another system would have stored it.
+const IMPORTED_PHC: &str = "$argon2id$v=19$m=65536,t=3,p=4$gaO9Q+W3Wu/XE1SNZAagDw$joQBlM7HH9HH1fQmtLu3SM04A6yip01Zex3qB+SMctQ";
+const IMPORTED_PASSWORD: &str = "imported from elsewhere, 2019";
+
+#[tokio::test]
+async fn imported_users_sign_in_with_their_old_hash_which_is_then_upgraded() {
+    use vault_core::accounts::ImportedUser;
+    use vault_core::store::Store;
+    let kit = kit();
+    let import = ImportedUser {
+        name: "Grace Hopper".into(),
+        email: "grace@example.com".into(),
+        email_verified: true,
+        password_hash: Some(IMPORTED_PHC.into()),
+    };
+    assert!(
+        !format!("{import:?}").contains("argon2"),
+        "Debug hides the hash"
+    );
+    let id = kit.accounts.import_user(&import).await.unwrap();
+    match kit
+        .accounts
+        .sign_in("grace@example.com", secret(IMPORTED_PASSWORD), here())
+        .await
+        .unwrap()
+    {
+        SignIn::Session(s) => assert_eq!(s.session.user_id, id),
+        other => panic!("the imported password answered {other:?}"),
+    }
+    let stored = kit.store.read().await.unwrap().user(id).await.unwrap();
+    let stored = stored.unwrap().password_hash.unwrap();
+    assert_ne!(stored, IMPORTED_PHC, "upgraded at the first sign-in");
+    assert!(kit.audit.actions().contains(&"account.imported"));
+
+    // The same address again, a hash that is not Argon2, a bad name or address: refused.
+    assert_eq!(
+        defect(kit.accounts.import_user(&import).await),
+        AccountDefect::EmailUnavailable
+    );
+    let bcrypt = ImportedUser {
+        email: "bcrypt@example.com".into(),
+        password_hash: Some("$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW".into()),
+        ..import.clone()
+    };
+    assert!(matches!(
+        kit.accounts.import_user(&bcrypt).await,
+        Err(Error::Password(_))
+    ));
+    let nameless = ImportedUser {
+        name: " ".into(),
+        email: "x@example.com".into(),
+        ..import.clone()
+    };
+    assert_eq!(
+        defect(kit.accounts.import_user(&nameless).await),
+        AccountDefect::InvalidName
+    );
+    let no_address = ImportedUser {
+        email: "not an address".into(),
+        ..import
+    };
+    assert_eq!(
+        defect(kit.accounts.import_user(&no_address).await),
+        AccountDefect::InvalidEmail
+    );
+}

@@ -47,6 +47,7 @@
 //! ```
 
 mod email;
+mod import;
 mod mail_queue;
 mod mailer;
 mod passwords;
@@ -63,6 +64,7 @@ pub mod throttle;
 mod two_factor;
 
 pub use email::Email;
+pub use import::ImportedUser;
 pub use mail_queue::{MailDelivery, MailWorker};
 pub use mailer::{Links, MailKind, Mailer, Message, Outbox};
 pub use records::{

@@ -14,6 +14,9 @@ pub enum SqlError {
     /// The URL could not be parsed by the driver.
     #[error("invalid database URL")]
     InvalidUrl(#[source] sqlx::Error),
+    /// [`crate::StoreOptions::postgres_schema`] is not a lowercase identifier.
+    #[error("invalid PostgreSQL schema name {0:?}: use [a-z_][a-z0-9_]*, at most 63 characters")]
+    InvalidSchema(String),
     /// The embedded migrations failed.
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),

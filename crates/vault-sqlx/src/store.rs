@@ -39,6 +39,13 @@ pub struct StoreOptions {
     pub deadline: Duration,
     /// Whether to run the embedded migrations on connect (default `true`).
     pub migrate: bool,
+    /// PostgreSQL only: the schema the store's tables live in (default `None`: the URL's or
+    /// the server's `search_path`, usually `public`). One database can then hold the Vaults
+    /// of several tenants or tests. A lowercase identifier (`[a-z_][a-z0-9_]*`, at most 63
+    /// characters); created on connect when `migrate` is on. Notifications (`LISTEN`/`NOTIFY`)
+    /// are per database: stores in two schemas of one database hear each other's key
+    /// notices, which costs a cache refresh, never a wrong answer.
+    pub postgres_schema: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -50,6 +57,7 @@ impl Default for StoreOptions {
             statement_timeout: Duration::from_secs(5),
             deadline: Duration::from_secs(2),
             migrate: true,
+            postgres_schema: None,
         }
     }
 }
@@ -101,6 +109,7 @@ impl SqlStore {
             return Err(SqlError::UnsupportedUrl(scheme.chars().take(32).collect()));
         };
         if options.migrate {
+            store.create_schema(options).await?;
             store.migrate().await?;
         }
         Ok(store)
@@ -153,14 +162,33 @@ impl SqlStore {
 
     fn postgres_options(url: &str, options: &StoreOptions) -> Result<PgConnectOptions, SqlError> {
         let timeout_ms = options.statement_timeout.as_millis().to_string();
-        Ok(PgConnectOptions::from_str(url)
+        let mut connect = PgConnectOptions::from_str(url)
             .map_err(SqlError::InvalidUrl)?
             .options([
                 ("statement_timeout", timeout_ms.as_str()),
                 ("lock_timeout", timeout_ms.as_str()),
                 ("idle_in_transaction_session_timeout", "60000"),
             ])
-            .application_name("vault"))
+            .application_name("vault");
+        if let Some(schema) = &options.postgres_schema {
+            connect = connect.options([("search_path", schema_name(schema)?)]);
+        }
+        Ok(connect)
+    }
+
+    /// Creates [`StoreOptions::postgres_schema`] if it is set and missing.
+    async fn create_schema(&self, options: &StoreOptions) -> Result<(), SqlError> {
+        let (Backend::Postgres { pool, .. }, Some(schema)) =
+            (&self.backend, &options.postgres_schema)
+        else {
+            return Ok(());
+        };
+        // A checked identifier: lowercase letters, digits and `_` only, so it needs no quoting.
+        let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", schema_name(schema)?);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(pool)
+            .await?;
+        Ok(())
     }
 
     fn postgres_pool(options: &StoreOptions) -> PgPoolOptions {
@@ -219,6 +247,20 @@ impl SqlStore {
             Backend::Sqlite(pool) => pool.close().await,
             Backend::Postgres { pool, .. } => pool.close().await,
         }
+    }
+}
+
+/// A schema name as [`StoreOptions::postgres_schema`] accepts it.
+fn schema_name(name: &str) -> Result<&str, SqlError> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if first_ok && rest_ok && name.len() <= 63 && !name.starts_with("pg_") {
+        Ok(name)
+    } else {
+        Err(SqlError::InvalidSchema(name.chars().take(64).collect()))
     }
 }
 

@@ -30,9 +30,12 @@ pub enum SignIn {
     /// [`Accounts::complete_two_factor`] and this challenge.
     TwoFactorRequired(Challenge),
     /// The account's pool of password checks is spent (guesses from many addresses), and this
-    /// address has no share of its own: a 6-digit code went to the account's address. Complete
-    /// with [`Accounts::complete_mailed_code`] and this challenge. Only a right password gets
-    /// here, so an attacker without it never causes a mail.
+    /// address has no share of its own: with the right password a 6-digit code went to the
+    /// account's address; complete with [`Accounts::complete_mailed_code`] and this challenge.
+    /// A wrong password (or an unknown address) answers the same, with a challenge no code
+    /// completes and a decoy instead of a mail: past the pool, a password check tells nobody
+    /// whether the password was right, so an attacker from many addresses learns nothing from
+    /// the checks that go on, and never causes a mail.
     MailedCodeRequired(Challenge),
 }
 
@@ -183,6 +186,8 @@ impl Accounts {
             }
             if admission == Admission::CheckForMailedCode {
                 event = event.detail("pool", "spent");
+                self.audit(event).await;
+                return self.decoy_sign_in_code(parsed.as_ref()).await;
             }
             self.audit(event).await;
             return Err(refused(AccountDefect::InvalidCredentials));
@@ -297,6 +302,27 @@ impl Accounts {
         Ok(SignIn::Session(session))
     }
 
+    /// Past a spent pool, for a wrong password or an unknown address: the answer of a right
+    /// one, with a token of nobody and a decoy mail (the same writes), so the answer does not
+    /// tell whether the password was right.
+    async fn decoy_sign_in_code(&self, email: Option<&Email>) -> Result<SignIn, Error> {
+        let ttl = self.config().sign_in_code_ttl;
+        let to = match email {
+            Some(email) => email.clone(),
+            // Not an address at all: nothing to hide, no account can exist.
+            None => return Err(refused(AccountDefect::InvalidCredentials)),
+        };
+        let mut tx = self.begin(Scope::user(UserId::random())).await?;
+        let issued = self
+            .issue_token(&mut *tx, None, &to, TokenPurpose::SignInCode, ttl)
+            .await?;
+        let draft = sign_in_code_draft(&to, &issued.code, ttl);
+        self.queue_mail(&mut *tx, draft, true).await?;
+        tx.commit().await?;
+        self.mail_queued();
+        Ok(SignIn::MailedCodeRequired(Challenge(issued.token)))
+    }
+
     /// In `tx` (scoped to `user`): issues a sign-in code and queues its mail, then commits.
     /// At most [`crate::accounts::AccountsConfig::mails_per_window`] codes a window; past
     /// that, `Throttled` until the oldest leaves the window, and nothing is written.
@@ -319,21 +345,7 @@ impl Accounts {
                 .min();
             return Err(throttled(now, oldest.unwrap_or(now) + window));
         }
-        let text = format!(
-            "Your sign-in code: {}\n\nIt works for {} minutes. We ask for it because someone \
-             has been guessing the password of your account from many places.\n\
-             If it was not you who just signed in, your password is known: reset it at once.",
-            issued.code.expose_secret(),
-            ttl.whole_minutes()
-        );
-        let draft = Draft {
-            kind: MailKind::SignInCode,
-            to: user.email.clone(),
-            subject: "Your sign-in code",
-            text,
-            token: None,
-            code: Some(issued.code.clone()),
-        };
+        let draft = sign_in_code_draft(&user.email, &issued.code, ttl);
         self.queue_mail(&mut *tx, draft, false).await?;
         tx.commit().await?;
         self.mail_queued();
@@ -445,5 +457,24 @@ impl Accounts {
         )
         .await;
         Ok(session)
+    }
+}
+
+/// The mail of a sign-in code.
+fn sign_in_code_draft(to: &Email, code: &SecretString, ttl: time::Duration) -> Draft {
+    let text = format!(
+        "Your sign-in code: {}\n\nIt works for {} minutes. We ask for it because someone \
+         has been guessing the password of your account from many places.\n\
+         If it was not you who just signed in, your password is known: reset it at once.",
+        code.expose_secret(),
+        ttl.whole_minutes()
+    );
+    Draft {
+        kind: MailKind::SignInCode,
+        to: to.clone(),
+        subject: "Your sign-in code",
+        text,
+        token: None,
+        code: Some(code.clone()),
     }
 }

@@ -49,6 +49,8 @@ fn client(n: u32) -> Client {
 struct Guesses {
     checked: u32,
     refused: u32,
+    /// Checked past a spent pool: answered as a right password would be (a decoy challenge).
+    veiled: u32,
 }
 
 impl Kit {
@@ -108,6 +110,10 @@ impl Kit {
             match self.accounts.sign_in(email, secret(WRONG), client).await {
                 Err(Error::Account(AccountDefect::InvalidCredentials)) => seen.checked += 1,
                 Err(Error::Account(AccountDefect::Throttled { .. })) => seen.refused += 1,
+                Ok(SignIn::MailedCodeRequired(_)) => {
+                    seen.checked += 1;
+                    seen.veiled += 1;
+                }
                 other => panic!("a wrong password answered {other:?}"),
             }
         }
@@ -193,7 +199,8 @@ pub async fn guesses_from_one_address_never_lock_the_owner_out_elsewhere(store: 
         first,
         Guesses {
             checked: 5,
-            refused: 45
+            refused: 45,
+            veiled: 0,
         }
     );
     kit.owner_signs_in(&email, owner, "after 50 guesses").await;
@@ -228,7 +235,8 @@ pub async fn ten_addresses_guessing_never_lock_the_owner_out(store: Arc<dyn Stor
             seen,
             Guesses {
                 checked: 5,
-                refused: 45
+                refused: 45,
+                veiled: 0,
             }
         );
         checked += seen.checked;
@@ -261,10 +269,27 @@ pub async fn past_the_pool_a_right_password_earns_a_mailed_code(store: Arc<dyn S
     let seen = kit.guess(&email, client(300), 1).await;
     assert_eq!(seen.checked, 1, "a spent pool is no lock");
     assert_eq!(
+        seen.veiled, 1,
+        "past the pool a wrong password answers as a right one"
+    );
+    assert_eq!(
         kit.mail().await.count_to(&email),
         mails,
         "no mail without the password"
     );
+    // Its challenge is a decoy: no code completes it, whatever is tried.
+    let Ok(SignIn::MailedCodeRequired(decoy)) = kit
+        .accounts
+        .sign_in(&email, secret(WRONG), client(301))
+        .await
+    else {
+        panic!("a wrong password past the pool answers a challenge");
+    };
+    for code in ["000000", "123456", "999999"] {
+        let tried = kit.accounts.complete_mailed_code(&decoy, code).await;
+        assert_eq!(refusal(tried), AccountDefect::InvalidToken);
+    }
+    assert_eq!(kit.mail().await.count_to(&email), mails);
 
     let owner = client(999);
     let challenge = kit.mailed_code_required(&email, owner).await;

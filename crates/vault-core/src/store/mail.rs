@@ -14,8 +14,9 @@ pub trait MailRows: Send {
     /// Stores the mail, replacing the one with its id.
     async fn put_mail(&mut self, mail: &QueuedMail) -> Result<(), Error>;
 
-    /// Claims up to `limit` mails due at `now` (`due_at <= now`), oldest due first: each is
-    /// written back with `due_at = lease_until` and one more attempt, and returned as written.
+    /// Claims up to `limit` mails due at `now` (`due_at <= now`), the oldest due first: each
+    /// is written back with `due_at = lease_until` and one more attempt, and returned as
+    /// written (in no particular order).
     /// Of two transactions claiming at once, none gets a mail the other got: PostgreSQL
     /// skips the rows another transaction holds (`FOR UPDATE SKIP LOCKED`), so instances
     /// share the work; SQLite and the memory store have one writer.

@@ -187,6 +187,7 @@ pub async fn mail_rows_are_claimed_leased_and_deleted(store: Arc<dyn Store>) {
     assert_eq!(first[0].sealed, late.sealed);
     let second = claim(s, now, 10).await;
     assert_eq!(second.iter().map(|m| m.id).collect::<Vec<_>>(), [due.id]);
+    assert_eq!(second[0].created_at, due.created_at);
     assert!(claim(s, now, 10).await.is_empty(), "leased mails wait");
 
     let after_lease = claim(s, now + Duration::minutes(1), 10).await;

@@ -52,12 +52,6 @@ impl MailRow {
     }
 }
 
-/// Mails in due order, as the queries return them (RETURNING keeps no order).
-fn by_due(mut mails: Vec<QueuedMail>) -> Vec<QueuedMail> {
-    mails.sort_by(|a, b| a.due_at.cmp(&b.due_at).then(a.id.cmp(&b.id)));
-    mails
-}
-
 #[async_trait]
 impl MailRows for SqlTransaction {
     async fn put_mail(&mut self, mail: &QueuedMail) -> Result<(), Error> {
@@ -82,10 +76,8 @@ impl MailRows for SqlTransaction {
         } else {
             CLAIM_SQLITE
         };
-        let claimed = self
-            .all_written(sql, args![now, lease_until, limit], MailRow::into_record)
-            .await?;
-        Ok(by_due(claimed))
+        self.all_written(sql, args![now, lease_until, limit], MailRow::into_record)
+            .await
     }
 
     async fn delete_mail(&mut self, id: uuid::Uuid) -> Result<bool, Error> {

@@ -109,6 +109,9 @@ pub enum Error {
     /// The store answered with an unexpected failure.
     #[error("the store failed")]
     Store(#[source] BoxError),
+    /// A request to the Vault's own API was refused before any service ran.
+    #[error("request refused: {0}")]
+    Request(crate::request::RequestDefect),
     /// A signed callback could not be signed, verified or sent (see [`CallbackDefect`]).
     #[error("callback: {0}")]
     Callback(#[from] CallbackDefect),

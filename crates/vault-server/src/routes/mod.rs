@@ -1,0 +1,4 @@
+//! The routes, one module per area; each handler only translates.
+
+pub(crate) mod health;
+pub(crate) mod people;

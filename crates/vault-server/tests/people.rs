@@ -1,0 +1,674 @@
+//! The people routes through the router (tower `oneshot`) on the memory store: each success
+//! path and its refusals, the session cookie, CSRF with and without a session, bad bodies.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use vault_core::access::Catalog;
+use vault_core::accounts::{Accounts, MailKind, Outbox};
+use vault_core::csrf::CsrfKey;
+use vault_core::password::{HashParams, Passwords};
+use vault_core::totp::{SealingKey, Totp};
+use vault_core::{MemoryStore, Pepper, Services};
+use vault_server::{CSRF_HEADER, ServerConfig, Vault};
+
+const ORIGIN: &str = "https://vault.example";
+const PASSWORD: &str = "violet-otter-planet-92-saxophone";
+
+struct App {
+    router: Router,
+    accounts: Accounts,
+    outbox: Outbox,
+}
+
+/// One client: its cookies and its CSRF token, as a browser on the Vault's origin keeps them.
+#[derive(Default)]
+struct Browser {
+    cookies: Vec<(String, String)>,
+    csrf: Option<String>,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+fn app() -> App {
+    let store = Arc::new(MemoryStore::new());
+    let outbox = Outbox::new();
+    let services = Services::builder(
+        store.clone(),
+        &Pepper::generate().unwrap(),
+        Catalog::new([]).unwrap(),
+        Passwords::builder()
+            .params(HashParams::INSECURE_FAST)
+            .build()
+            .unwrap(),
+        Totp::new("Vault", SealingKey::generate().unwrap()).unwrap(),
+        Arc::new(outbox.clone()),
+    )
+    .build();
+    let accounts = services.accounts.clone();
+    let vault = Vault::new(
+        store,
+        services,
+        ServerConfig::new(ORIGIN),
+        CsrfKey::generate().unwrap(),
+    );
+    App {
+        router: vault_server::router(vault),
+        accounts,
+        outbox,
+    }
+}
+
+impl App {
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        assert!(status.as_u16() < 500, "{status}: {body}");
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A request as the browser sends it (its cookies, its token, the Vault's origin).
+    async fn call(
+        &self,
+        browser: &mut Browser,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        if browser.csrf.is_none() && method != "GET" {
+            let got = Box::pin(self.call(browser, "GET", "/v1/csrf", None)).await;
+            browser.csrf = Some(got.body["token"].as_str().unwrap().to_owned());
+        }
+        let mut request = Request::builder().method(method).uri(path);
+        if !browser.cookies.is_empty() {
+            let line: Vec<String> = browser
+                .cookies
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            request = request.header(header::COOKIE, line.join("; "));
+        }
+        if method != "GET" {
+            request = request
+                .header(header::ORIGIN, ORIGIN)
+                .header(CSRF_HEADER, browser.csrf.clone().unwrap());
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        let answer = self.send(request.unwrap()).await;
+        for line in answer.headers.get_all(header::SET_COOKIE) {
+            let cookie = cookie::Cookie::parse(line.to_str().unwrap().to_owned()).unwrap();
+            browser.cookies.retain(|(n, _)| n != cookie.name());
+            if !cookie.value().is_empty() {
+                browser
+                    .cookies
+                    .push((cookie.name().to_owned(), cookie.value().to_owned()));
+            }
+            if cookie.name().contains("session") {
+                browser.csrf = None; // a new session: a new token
+            }
+        }
+        answer
+    }
+
+    /// Signs up, confirms with the mailed code, signs in: a browser with a session.
+    async fn signed_in(&self, email: &str) -> Browser {
+        let mut browser = Browser::default();
+        let up = self
+            .call(
+                &mut browser,
+                "POST",
+                "/v1/sign-up",
+                Some(json!({"name": "Ada", "email": email})),
+            )
+            .await;
+        assert_eq!(up.status, StatusCode::ACCEPTED, "{}", up.body);
+        self.accounts.deliver_mail().await.unwrap();
+        let mail = self.outbox.last_of(MailKind::VerifyEmail, email).unwrap();
+        use secrecy::ExposeSecret;
+        let code = mail.code.unwrap().expose_secret().to_owned();
+        let confirmed = self
+            .call(
+                &mut browser,
+                "POST",
+                "/v1/sign-up/confirm",
+                Some(json!({"email": email, "code": code, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+        let signed = self
+            .call(
+                &mut browser,
+                "POST",
+                "/v1/sign-in",
+                Some(json!({"email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
+        assert_eq!(signed.body["status"], "signed_in");
+        browser
+    }
+}
+
+#[tokio::test]
+async fn sign_up_confirm_sign_in_me_and_sign_out() {
+    let app = app();
+    let mut ada = app.signed_in("ada@example.com").await;
+    let session_cookie = ada
+        .cookies
+        .iter()
+        .find(|(n, _)| n == "__Host-vault_session")
+        .cloned();
+    let (_, token) = session_cookie.expect("the __Host- session cookie");
+    let me = app.call(&mut ada, "GET", "/v1/me", None).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["workspaces"], json!([]));
+    assert!(
+        !me.body.to_string().contains(&token),
+        "the token stays in the cookie"
+    );
+
+    let out = app.call(&mut ada, "POST", "/v1/sign-out", None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    // The old cookie, replayed, is refused.
+    let mut replay = Browser {
+        cookies: vec![("__Host-vault_session".into(), token)],
+        csrf: None,
+    };
+    let me = app.call(&mut replay, "GET", "/v1/me", None).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(me.body["code"], "not_signed_in");
+    assert_eq!(me.headers[header::CONTENT_TYPE], "application/problem+json");
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_host_only_http_only_secure_and_lax() {
+    let app = app();
+    let mut browser = Browser::default();
+    app.call(
+        &mut browser,
+        "POST",
+        "/v1/sign-up",
+        Some(json!({"name": "Ada", "email": "ada@example.com"})),
+    )
+    .await;
+    app.accounts.deliver_mail().await.unwrap();
+    let mail = app
+        .outbox
+        .last_of(MailKind::VerifyEmail, "ada@example.com")
+        .unwrap();
+    use secrecy::ExposeSecret;
+    let token = mail.token.unwrap().expose_secret().to_owned();
+    let body = json!({"token": token, "password": PASSWORD});
+    app.call(&mut browser, "POST", "/v1/sign-up/confirm", Some(body))
+        .await;
+    let signed = app
+        .call(
+            &mut browser,
+            "POST",
+            "/v1/sign-in",
+            Some(json!({"email": "ada@example.com", "password": PASSWORD})),
+        )
+        .await;
+    let line = signed.headers[header::SET_COOKIE].to_str().unwrap();
+    for part in [
+        "__Host-vault_session=",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Path=/",
+    ] {
+        assert!(line.contains(part), "{line}");
+    }
+    assert!(!line.contains("Domain"), "{line}");
+    assert_eq!(signed.headers[header::CACHE_CONTROL], "no-store");
+}
+
+#[tokio::test]
+async fn unknown_address_and_wrong_password_answer_alike_and_unverified_accounts_cannot_sign_in() {
+    let app = app();
+    app.signed_in("ada@example.com").await;
+    let mut b = Browser::default();
+    let wrong = app
+        .call(
+            &mut b,
+            "POST",
+            "/v1/sign-in",
+            Some(json!({"email": "ada@example.com", "password": "not it at all"})),
+        )
+        .await;
+    let unknown = app
+        .call(
+            &mut b,
+            "POST",
+            "/v1/sign-in",
+            Some(json!({"email": "nobody@example.com", "password": "not it at all"})),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!((wrong.status, &wrong.body), (unknown.status, &unknown.body));
+    app.call(
+        &mut b,
+        "POST",
+        "/v1/sign-up",
+        Some(json!({"name": "Bob", "email": "bob@example.com"})),
+    )
+    .await;
+    let unverified = app
+        .call(
+            &mut b,
+            "POST",
+            "/v1/sign-in",
+            Some(json!({"email": "bob@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(
+        (unverified.status, &unverified.body),
+        (unknown.status, &unknown.body)
+    );
+    // Sign-up and "Forgot password?" answer alike for known and unknown addresses too.
+    let known = app
+        .call(
+            &mut b,
+            "POST",
+            "/v1/password/forgot",
+            Some(json!({"email": "ada@example.com"})),
+        )
+        .await;
+    let none = app
+        .call(
+            &mut b,
+            "POST",
+            "/v1/password/forgot",
+            Some(json!({"email": "x@example.com"})),
+        )
+        .await;
+    assert_eq!((known.status, &known.body), (none.status, &none.body));
+    let again = app
+        .call(
+            &mut b,
+            "POST",
+            "/v1/sign-up",
+            Some(json!({"name": "A", "email": "ada@example.com"})),
+        )
+        .await;
+    let new = app
+        .call(
+            &mut b,
+            "POST",
+            "/v1/sign-up",
+            Some(json!({"name": "C", "email": "carol@example.com"})),
+        )
+        .await;
+    assert_eq!((again.status, &again.body), (new.status, &new.body));
+}
+
+#[tokio::test]
+async fn forgot_password_and_reset_with_the_link() {
+    let app = app();
+    let mut ada = app.signed_in("ada@example.com").await;
+    let forgot = app
+        .call(
+            &mut ada,
+            "POST",
+            "/v1/password/forgot",
+            Some(json!({"email": "ada@example.com"})),
+        )
+        .await;
+    assert_eq!(forgot.status, StatusCode::ACCEPTED);
+    app.accounts.deliver_mail().await.unwrap();
+    let mail = app
+        .outbox
+        .last_of(MailKind::ResetPassword, "ada@example.com")
+        .unwrap();
+    use secrecy::ExposeSecret;
+    let token = mail.token.unwrap().expose_secret().to_owned();
+    let new = "a brand new long passphrase 4";
+    let body = json!({"token": token, "password": new});
+    let reset = app
+        .call(&mut ada, "POST", "/v1/password/reset", Some(body.clone()))
+        .await;
+    assert_eq!(reset.status, StatusCode::NO_CONTENT);
+    // Every session ended with the reset; the link works once.
+    let me = app.call(&mut ada, "GET", "/v1/me", None).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    let mut fresh = Browser::default();
+    let twice = app
+        .call(&mut fresh, "POST", "/v1/password/reset", Some(body))
+        .await;
+    assert_eq!(
+        (twice.status, twice.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_token")),
+        "the link works once"
+    );
+    let signed = app
+        .call(
+            &mut fresh,
+            "POST",
+            "/v1/sign-in",
+            Some(json!({"email": "ada@example.com", "password": new})),
+        )
+        .await;
+    assert_eq!(signed.body["status"], "signed_in");
+}
+
+/// A request built by hand: what a page on another site, or a client without the token, sends.
+fn post(
+    path: &str,
+    origin: Option<&str>,
+    cookies: &str,
+    token: Option<&str>,
+    body: Value,
+) -> Request<Body> {
+    let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+    if let Some(origin) = origin {
+        request = request.header(header::ORIGIN, origin);
+    }
+    if !cookies.is_empty() {
+        request = request.header(header::COOKIE, cookies);
+    }
+    if let Some(token) = token {
+        request = request.header(CSRF_HEADER, token);
+    }
+    request.body(Body::from(body.to_string())).unwrap()
+}
+
+#[tokio::test]
+async fn unsafe_requests_need_the_origin_and_the_token() {
+    let app = app();
+    let mut ada = app.signed_in("ada@example.com").await;
+    let token = app.call(&mut ada, "GET", "/v1/csrf", None).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cookies: Vec<String> = ada
+        .cookies
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    let cookies = cookies.join("; ");
+    let empty = json!({});
+
+    let cross = app
+        .send(post(
+            "/v1/sign-out",
+            Some("https://evil.example"),
+            &cookies,
+            Some(&token),
+            empty.clone(),
+        ))
+        .await;
+    assert_eq!(
+        cross.status,
+        StatusCode::FORBIDDEN,
+        "a cross-origin POST with a valid cookie"
+    );
+    assert_eq!(cross.body["code"], "csrf_failed");
+    let tokenless = app
+        .send(post(
+            "/v1/sign-out",
+            Some(ORIGIN),
+            &cookies,
+            None,
+            empty.clone(),
+        ))
+        .await;
+    assert_eq!(
+        tokenless.status,
+        StatusCode::FORBIDDEN,
+        "a same-origin POST without the token"
+    );
+    let forged = app
+        .send(post(
+            "/v1/sign-out",
+            Some(ORIGIN),
+            &cookies,
+            Some("forged"),
+            empty.clone(),
+        ))
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let sibling = Request::post("/v1/sign-out")
+        .header(header::COOKIE, &cookies)
+        .header("sec-fetch-site", "same-site")
+        .header(CSRF_HEADER, &token)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.send(sibling).await.status,
+        StatusCode::FORBIDDEN,
+        "a sibling subdomain"
+    );
+    // Still signed in: none of them reached the route.
+    assert_eq!(
+        app.call(&mut ada, "GET", "/v1/me", None).await.status,
+        StatusCode::OK
+    );
+
+    // Login CSRF: a cross-origin sign-in is refused even with a pre-session token.
+    let mut stranger = Browser::default();
+    let pre = app.call(&mut stranger, "GET", "/v1/csrf", None).await;
+    let pre_token = pre.body["token"].as_str().unwrap().to_owned();
+    let nonce: Vec<String> = stranger
+        .cookies
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    let login = json!({"email": "ada@example.com", "password": PASSWORD});
+    let cross_login = app
+        .send(post(
+            "/v1/sign-in",
+            Some("https://evil.example"),
+            &nonce.join("; "),
+            Some(&pre_token),
+            login.clone(),
+        ))
+        .await;
+    assert_eq!(cross_login.status, StatusCode::FORBIDDEN);
+    let no_cookie = app
+        .send(post(
+            "/v1/sign-in",
+            Some(ORIGIN),
+            "",
+            Some(&pre_token),
+            login.clone(),
+        ))
+        .await;
+    assert_eq!(
+        no_cookie.status,
+        StatusCode::FORBIDDEN,
+        "a token without its cookie"
+    );
+    let ok = app
+        .send(post(
+            "/v1/sign-in",
+            Some(ORIGIN),
+            &nonce.join("; "),
+            Some(&pre_token),
+            login,
+        ))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn two_session_cookies_are_refused() {
+    let app = app();
+    let ada = app.signed_in("ada@example.com").await;
+    let (_, token) = ada
+        .cookies
+        .iter()
+        .find(|(n, _)| n == "__Host-vault_session")
+        .unwrap()
+        .clone();
+    let request = Request::get("/v1/me")
+        .header(
+            header::COOKIE,
+            format!("__Host-vault_session={token}; __Host-vault_session=planted"),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let answer = app.send(request).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn bad_bodies_are_4xx_problems_never_5xx() {
+    let app = app();
+    let mut b = Browser::default();
+    let token = app.call(&mut b, "GET", "/v1/csrf", None).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cookies: Vec<String> = b.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    let cookies = cookies.join("; ");
+    let raw = |content_type: &str, body: String| {
+        Request::post("/v1/sign-up")
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::COOKIE, &cookies)
+            .header(CSRF_HEADER, &token)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let pointers = [
+        (r#"{"name":"A"}"#, "/email"),
+        (
+            r#"{"name":"A","email":"a@example.com","admin":true}"#,
+            "/admin",
+        ),
+        (r#"{"name":7,"email":"a@example.com"}"#, "/name"),
+    ];
+    for (body, pointer) in pointers {
+        let answer = app.send(raw("application/json", body.to_owned())).await;
+        assert_eq!(answer.body["pointer"], pointer, "{}", answer.body);
+    }
+    let cases = [
+        (
+            raw(
+                "text/plain",
+                r#"{"name":"A","email":"a@example.com"}"#.into(),
+            ),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            raw("application/json", "{not json".into()),
+            400,
+            "malformed_body",
+        ),
+        (
+            raw("application/json", r#"{"name":"A"}"#.into()),
+            400,
+            "malformed_body",
+        ),
+        (
+            raw(
+                "application/json",
+                r#"{"name":"A","email":"a@example.com","admin":true}"#.into(),
+            ),
+            400,
+            "malformed_body",
+        ),
+        (
+            raw(
+                "application/json",
+                r#"{"name":7,"email":"a@example.com"}"#.into(),
+            ),
+            400,
+            "malformed_body",
+        ),
+        (
+            raw(
+                "application/json",
+                format!(
+                    r#"{{"name":"{}","email":"a@example.com"}}"#,
+                    "x".repeat(70_000)
+                ),
+            ),
+            413,
+            "body_too_large",
+        ),
+        (
+            raw(
+                "application/json",
+                r#"{"name":"A","email":"not an address"}"#.into(),
+            ),
+            422,
+            "invalid_email",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let answer = app.send(request).await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.body["code"].as_str()),
+            (status, Some(code)),
+            "{}",
+            answer.body
+        );
+        assert_eq!(
+            answer.headers[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_route_is_in_the_openapi_document_and_health_answers() {
+    let app = app();
+    let mut b = Browser::default();
+    let doc = app.call(&mut b, "GET", "/v1/openapi.json", None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc.body["paths"].as_object().unwrap();
+    for path in [
+        "/health",
+        "/ready",
+        "/v1/csrf",
+        "/v1/sign-up",
+        "/v1/sign-up/resend",
+        "/v1/sign-up/confirm",
+        "/v1/sign-in",
+        "/v1/sign-in/two-factor",
+        "/v1/sign-in/mailed-code",
+        "/v1/sign-out",
+        "/v1/me",
+        "/v1/password/forgot",
+        "/v1/password/reset",
+    ] {
+        assert!(paths.contains_key(path), "{path} is not documented");
+    }
+    assert_eq!(
+        app.call(&mut b, "GET", "/health", None).await.body["status"],
+        "ok"
+    );
+    assert_eq!(
+        app.call(&mut b, "GET", "/ready", None).await.body["status"],
+        "ok"
+    );
+    let missing = app.call(&mut b, "GET", "/v1/nothing-here", None).await;
+    assert_eq!(
+        (missing.status, missing.body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+}

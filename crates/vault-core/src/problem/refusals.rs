@@ -263,6 +263,59 @@ fn weak_password(
     )
 }
 
+impl From<&RequestDefect> for Problem {
+    fn from(defect: &RequestDefect) -> Self {
+        match defect {
+            RequestDefect::NotSignedIn => Problem::new(
+                401,
+                "not_signed_in",
+                "Not signed in",
+                "sign in first: no session, or the session has ended",
+            ),
+            RequestDefect::CsrfFailed => Problem::new(
+                403,
+                "csrf_failed",
+                "CSRF check failed",
+                "the request's origin or CSRF token did not check out: reload the page and try again",
+            ),
+            RequestDefect::ReauthenticationRequired => Problem::new(
+                403,
+                "reauthentication_required",
+                "Sign in again",
+                "this change needs a recent sign-in: confirm your password (or second factor) first",
+            ),
+            RequestDefect::UnsupportedMediaType => Problem::new(
+                415,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "send the body as application/json",
+            ),
+            RequestDefect::BodyTooLarge { limit } => Problem::with_extensions(
+                413,
+                "body_too_large",
+                "Body too large",
+                &format!("the body is larger than {limit} bytes"),
+                [("limit", serde_json::Value::from(*limit))],
+            ),
+            RequestDefect::MalformedBody { pointer, reason } => {
+                let extensions = pointer
+                    .as_ref()
+                    .map(|p| ("pointer", serde_json::Value::from(p.as_str())));
+                Problem::with_extensions(
+                    400,
+                    "malformed_body",
+                    "Malformed body",
+                    reason,
+                    extensions,
+                )
+            }
+            RequestDefect::NotFound => {
+                Problem::new(404, "not_found", "Not found", "no such resource")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,58 +560,5 @@ mod tests {
             Problem::from(&Error::Callback(defect)),
             Problem::from(CallbackRejection::new(defect))
         );
-    }
-}
-
-impl From<&RequestDefect> for Problem {
-    fn from(defect: &RequestDefect) -> Self {
-        match defect {
-            RequestDefect::NotSignedIn => Problem::new(
-                401,
-                "not_signed_in",
-                "Not signed in",
-                "sign in first: no session, or the session has ended",
-            ),
-            RequestDefect::CsrfFailed => Problem::new(
-                403,
-                "csrf_failed",
-                "CSRF check failed",
-                "the request's origin or CSRF token did not check out: reload the page and try again",
-            ),
-            RequestDefect::ReauthenticationRequired => Problem::new(
-                403,
-                "reauthentication_required",
-                "Sign in again",
-                "this change needs a recent sign-in: confirm your password (or second factor) first",
-            ),
-            RequestDefect::UnsupportedMediaType => Problem::new(
-                415,
-                "unsupported_media_type",
-                "Unsupported media type",
-                "send the body as application/json",
-            ),
-            RequestDefect::BodyTooLarge { limit } => Problem::with_extensions(
-                413,
-                "body_too_large",
-                "Body too large",
-                &format!("the body is larger than {limit} bytes"),
-                [("limit", serde_json::Value::from(*limit))],
-            ),
-            RequestDefect::MalformedBody { pointer, reason } => {
-                let extensions = pointer
-                    .as_ref()
-                    .map(|p| ("pointer", serde_json::Value::from(p.as_str())));
-                Problem::with_extensions(
-                    400,
-                    "malformed_body",
-                    "Malformed body",
-                    reason,
-                    extensions,
-                )
-            }
-            RequestDefect::NotFound => {
-                Problem::new(404, "not_found", "Not found", "no such resource")
-            }
-        }
     }
 }

@@ -4,6 +4,9 @@
 //! with the default bound (cores - 1) and bounds of 1 and 2.
 //! Run: `cargo bench -p vault-benches --bench passwords`; only the memory and stall parts:
 //! `cargo bench -p vault-benches --bench passwords -- no-criterion-bench-matches-this`.
+//! The presets (the default OWASP one and RFC 9106's low-memory one) are hashed and verified
+//! side by side; `VAULT_BENCH_MEMORY_PARAMS=rfc9106` measures the memory part with the RFC
+//! preset instead of the default (the stall part always uses the default).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -93,6 +96,25 @@ fn hashing(c: &mut Criterion) {
         });
     }
     presets.finish();
+    let mut presets = c.benchmark_group("argon2id_presets_verify");
+    presets.sample_size(10);
+    for (name, params) in [
+        ("owasp_m19456_t2_p1", HashParams::OWASP),
+        ("rfc9106_m65536_t3_p4", HashParams::RFC9106_LOW_MEMORY),
+    ] {
+        let preset = Passwords::builder()
+            .params(params)
+            .build()
+            .expect("passwords");
+        let stored = rt.block_on(preset.hash(secret())).expect("a hash");
+        presets.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                let verdict = preset.verify(secret(), Some(&stored)).await;
+                assert!(verdict.expect("verify").matched);
+            })
+        });
+    }
+    presets.finish();
 }
 
 /// The process's peak resident set (VmHWM) in KiB, on Linux.
@@ -104,8 +126,9 @@ fn peak_rss_kib() -> Option<u64> {
 
 /// 16 hashes at once through `Passwords` bounded to `bound`; the growth of the peak RSS.
 /// Run with growing bounds: the peak only ever rises.
-fn memory(rt: &tokio::runtime::Runtime, bound: usize, baseline: u64) {
+fn memory(rt: &tokio::runtime::Runtime, params: HashParams, bound: usize, baseline: u64) {
     let passwords = Passwords::builder()
+        .params(params)
         .max_concurrent_hashes(bound)
         .build()
         .expect("passwords");
@@ -121,7 +144,7 @@ fn memory(rt: &tokio::runtime::Runtime, bound: usize, baseline: u64) {
         }
     });
     let peak = peak_rss_kib().unwrap_or(0);
-    let per_hash = f64::from(HashParams::OWASP.memory_kib) / 1024.0;
+    let per_hash = f64::from(params.memory_kib) / 1024.0;
     let stats = passwords.stats();
     println!(
         "memory: 16 hashes, at most {bound} at once: peak RSS {:.1} MiB above the baseline \
@@ -213,16 +236,19 @@ fn stall(inline: bool, bound: Option<usize>) {
 
 fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let params = match std::env::var("VAULT_BENCH_MEMORY_PARAMS").as_deref() {
+        Ok("rfc9106") => HashParams::RFC9106_LOW_MEMORY,
+        _ => HashParams::OWASP,
+    };
     println!(
-        "cores: {cores}; params: {:?} = {} KiB per hash",
-        HashParams::OWASP,
-        HashParams::OWASP.memory_kib
+        "cores: {cores}; memory part params: {params:?} = {} KiB per hash",
+        params.memory_kib
     );
 
     let rt = runtime();
     let baseline = peak_rss_kib().unwrap_or(0);
     for bound in [1, 2, 8] {
-        memory(&rt, bound, baseline);
+        memory(&rt, params, bound, baseline);
     }
     drop(rt);
 

@@ -3,6 +3,12 @@
 //! lookup a database round trip); then PostgreSQL (pool of 8) under 8–32 concurrent
 //! verifications on a two-worker runtime, in verifications per second.
 //!
+//! Forged keys (issue 11): well-formed production keys with a correct checksum and a fresh
+//! random id on every verification, through the listening PostgreSQL cache with its index of
+//! key ids complete (refused without a round trip) and through one kept without the index
+//! (every forged id reaches the database), one at a time and with 32 tasks, beside the
+//! valid-key cases and the cost of minting the forged key alone.
+//!
 //! PostgreSQL is read from `VAULT_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); the bench works in a schema of its own and
 //! drops it at the end. Run:
@@ -17,8 +23,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sqlx::Connection;
 use tokio::runtime::Runtime;
 use vault_core::{
-    ApiKeys, Environment, KeyStore, MemoryStore, NewKey, Pepper, PermissionSet, Requirement,
-    UserId, WorkspaceId,
+    ApiKeys, AuthError, Environment, InvalidKeyReason, KeyPrefix, KeyStore, MemoryStore, NewKey,
+    Pepper, PermissionSet, Requirement, UserId, WorkspaceId,
 };
 use vault_sqlx::{CachedKeyStore, KeyCacheConfig, SqlStore, StoreOptions};
 
@@ -102,6 +108,8 @@ struct Services {
     sqlite_miss: ApiKeys,
     postgres_hit: ApiKeys,
     postgres_miss: ApiKeys,
+    /// Listening, without the index of key ids: every unknown id is a round trip.
+    postgres_unindexed: ApiKeys,
 }
 
 impl Services {
@@ -120,11 +128,25 @@ impl Services {
             .await
             .expect("PostgreSQL");
         let pg_cached = CachedKeyStore::listening(postgres.clone(), KeyCacheConfig::default());
+        let pg_unindexed = CachedKeyStore::listening(
+            postgres.clone(),
+            KeyCacheConfig {
+                index_key_ids: false,
+                ..KeyCacheConfig::default()
+            },
+        );
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !pg_cached.is_listening() {
-            assert!(Instant::now() < deadline, "the key cache never subscribed");
+        while !(pg_cached.is_listening()
+            && pg_cached.is_index_complete()
+            && pg_unindexed.is_listening())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the key cache never subscribed or never read every key id"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        assert!(!pg_unindexed.is_index_complete(), "kept without an index");
         Self {
             memory: keys(memory.clone()),
             sqlite_hit: keys(Arc::new(CachedKeyStore::new(
@@ -134,6 +156,7 @@ impl Services {
             sqlite_miss: keys(Arc::new(sqlite)),
             postgres_hit: keys(Arc::new(pg_cached)),
             postgres_miss: keys(Arc::new(postgres)),
+            postgres_unindexed: keys(Arc::new(pg_unindexed)),
         }
     }
 }
@@ -142,6 +165,91 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
+}
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const ID_LEN: usize = 12;
+const CHECKSUM_LEN: usize = 6;
+/// `vlt_prod_`, the id, the secret, the checksum.
+const FORGED_LEN: usize = 9 + ID_LEN + vault_core::keys::SECRET_LEN + CHECKSUM_LEN;
+
+/// A forged key, by value (no allocation per key).
+#[derive(Clone, Copy)]
+struct Forged([u8; FORGED_LEN]);
+
+impl Forged {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("base62 is ASCII")
+    }
+}
+
+/// Mints forged production keys: the prefix and environment tag, a fresh random id on every
+/// call, a random secret, and the correct checksum (a CRC32 over the text before it, in 6
+/// base62 digits), so each passes parsing and is refused only by the store lookup. Anyone
+/// can do this; the ids come from a cheap PRNG (splitmix64), seeded per forger.
+struct Forger {
+    text: Forged,
+    state: u64,
+}
+
+impl Forger {
+    const ID_AT: usize = 9;
+
+    fn new(prefix: &KeyPrefix, seed: u64) -> Self {
+        let head = format!("{}_{}_", prefix.as_str(), Environment::Production.tag());
+        assert_eq!(head.len(), Self::ID_AT, "the default prefix");
+        assert_eq!(prefix.token_len(Environment::Production), FORGED_LEN);
+        let mut forger = Self {
+            text: Forged([b'0'; FORGED_LEN]),
+            state: seed ^ 0x9e37_79b9_7f4a_7c15,
+        };
+        forger.text.0[..Self::ID_AT].copy_from_slice(head.as_bytes());
+        for i in Self::ID_AT..FORGED_LEN {
+            forger.text.0[i] = BASE62[(forger.next_u64() % 62) as usize];
+        }
+        forger
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// The next forged key: a new id, its checksum recomputed.
+    fn next_key(&mut self) -> Forged {
+        // 6 base62 digits from each 64-bit draw (62^6 < 2^36).
+        for half in [0, 6] {
+            let mut r = self.next_u64();
+            let at = Self::ID_AT + half;
+            for slot in &mut self.text.0[at..at + 6] {
+                *slot = BASE62[(r % 62) as usize];
+                r /= 62;
+            }
+        }
+        let signed = FORGED_LEN - CHECKSUM_LEN;
+        let mut crc = u64::from(crc32fast::hash(&self.text.0[..signed]));
+        for slot in self.text.0[signed..].iter_mut().rev() {
+            *slot = BASE62[(crc % 62) as usize];
+            crc /= 62;
+        }
+        self.text
+    }
+}
+
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn is_unknown_key(verdict: &Result<vault_core::Principal, AuthError>) -> bool {
+    matches!(
+        verdict,
+        Err(AuthError::InvalidKey(InvalidKeyReason::UnknownKey))
+    )
 }
 
 fn store_verify(c: &mut Criterion) {
@@ -229,23 +337,67 @@ fn store_verify(c: &mut Criterion) {
             })
         });
     }
+    // Forged keys: a fresh id each time. Refused as unknown, checked before measuring.
+    let prefix = services.postgres_hit.prefix().clone();
+    let forger = std::cell::RefCell::new(Forger::new(&prefix, seed()));
+    group.bench_function("forged_key_minting_only", |b| {
+        b.iter(|| black_box(forger.borrow_mut().next_key()))
+    });
+    let forged_cases = [
+        ("postgres_forged_indexed", &services.postgres_hit),
+        ("postgres_forged_unindexed", &services.postgres_unindexed),
+    ];
+    for (name, keys) in forged_cases {
+        single.block_on(async {
+            for _ in 0..100 {
+                let forged = forger.borrow_mut().next_key();
+                let verdict = keys.verify(forged.as_str(), &route).await;
+                assert!(is_unknown_key(&verdict), "{name}: {verdict:?}");
+            }
+        });
+        group.bench_function(name, |b| {
+            b.to_async(&single).iter(|| {
+                let forged = forger.borrow_mut().next_key();
+                let route = &route;
+                async move {
+                    let verdict = keys.verify(black_box(forged.as_str()), route).await;
+                    black_box(verdict.is_err())
+                }
+            })
+        });
+    }
     group.finish();
 
     // Concurrent verifications on a two-worker runtime, with pools of its own.
     let concurrent = multi.block_on(Services::connect(&pepper, &memory, &sqlite_url, &pg_url));
     let mut group = c.benchmark_group("store_verify_concurrent");
     group.throughput(Throughput::Elements(1));
+    let (valid, forged) = (Presented::Valid, Presented::Forged);
     let cases = [
-        ("memory", &concurrent.memory, 32),
-        ("postgres_cache_hit", &concurrent.postgres_hit, 32),
-        ("postgres_cache_miss", &concurrent.postgres_miss, 8),
-        ("postgres_cache_miss", &concurrent.postgres_miss, 16),
-        ("postgres_cache_miss", &concurrent.postgres_miss, 32),
+        ("memory", &concurrent.memory, 32, valid),
+        ("postgres_cache_hit", &concurrent.postgres_hit, 32, valid),
+        ("postgres_cache_miss", &concurrent.postgres_miss, 8, valid),
+        ("postgres_cache_miss", &concurrent.postgres_miss, 16, valid),
+        ("postgres_cache_miss", &concurrent.postgres_miss, 32, valid),
+        (
+            "postgres_forged_indexed",
+            &concurrent.postgres_hit,
+            32,
+            forged,
+        ),
+        (
+            "postgres_forged_unindexed",
+            &concurrent.postgres_unindexed,
+            32,
+            forged,
+        ),
     ];
-    for (name, keys, tasks) in cases {
+    for (name, keys, tasks, presented) in cases {
         group.bench_function(format!("{name}/{tasks}_tasks"), |b| {
             b.iter_custom(|iters| {
-                multi.block_on(run_concurrently(keys, &tokens, &route, tasks, iters))
+                multi.block_on(run_concurrently(
+                    keys, &tokens, &route, tasks, presented, iters,
+                ))
             })
         });
     }
@@ -256,23 +408,51 @@ fn store_verify(c: &mut Criterion) {
     drop(schema);
 }
 
-/// `iters` verifications spread over `tasks` tasks; the wall time of all of them.
+/// What the concurrent tasks present: the issued keys in turn, or forged ones.
+#[derive(Clone, Copy)]
+enum Presented {
+    Valid,
+    Forged,
+}
+
+/// `iters` verifications spread over `tasks` tasks; the wall time of all of them. Valid keys
+/// must verify; forged ones (a forger per task) must be refused as unknown.
 async fn run_concurrently(
     keys: &ApiKeys,
     tokens: &Arc<Vec<String>>,
     route: &Requirement,
     tasks: usize,
+    presented: Presented,
     iters: u64,
 ) -> Duration {
     let per_task = iters.div_ceil(tasks as u64);
+    let base_seed = seed();
+    let mut forgers: Vec<_> = (0..tasks)
+        .map(|t| {
+            Forger::new(
+                keys.prefix(),
+                base_seed ^ (t as u64).wrapping_mul(0x1000_0001),
+            )
+        })
+        .collect();
     let start = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
             let (keys, tokens, route) = (keys.clone(), Arc::clone(tokens), route.clone());
+            let mut forger = forgers.pop().expect("a forger per task");
             tokio::spawn(async move {
                 for i in 0..per_task {
-                    let token = &tokens[(t * 7919 + i as usize) % KEYS];
-                    assert!(keys.verify(token, &route).await.is_ok());
+                    match presented {
+                        Presented::Valid => {
+                            let token = &tokens[(t * 7919 + i as usize) % KEYS];
+                            assert!(keys.verify(token, &route).await.is_ok());
+                        }
+                        Presented::Forged => {
+                            let forged = forger.next_key();
+                            let verdict = keys.verify(forged.as_str(), &route).await;
+                            assert!(is_unknown_key(&verdict));
+                        }
+                    }
                 }
             })
         })

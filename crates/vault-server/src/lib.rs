@@ -39,6 +39,7 @@
 
 mod config;
 mod csrf;
+mod extract;
 mod problem;
 mod routes;
 mod session;
@@ -56,7 +57,7 @@ pub use problem::ApiError;
 pub use session::SignedIn;
 pub use vault::Vault;
 
-use routes::{health, people};
+use routes::{health, people, sessions};
 
 /// The OpenAPI document's head; the paths come from the routes.
 #[derive(OpenApi)]
@@ -87,6 +88,11 @@ fn documented() -> OpenApiRouter<Vault> {
         .routes(routes!(people::me))
         .routes(routes!(people::forgot))
         .routes(routes!(people::reset))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::end))
+        .routes(routes!(sessions::everywhere))
+        .routes(routes!(sessions::name))
+        .routes(routes!(sessions::password))
 }
 
 /// The OpenAPI 3.1 document of every route.

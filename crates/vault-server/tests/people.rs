@@ -655,6 +655,11 @@ async fn every_route_is_in_the_openapi_document_and_health_answers() {
         "/v1/me",
         "/v1/password/forgot",
         "/v1/password/reset",
+        "/v1/sessions",
+        "/v1/sessions/{id}",
+        "/v1/sign-out/everywhere",
+        "/v1/profile/name",
+        "/v1/password/change",
     ] {
         assert!(paths.contains_key(path), "{path} is not documented");
     }
@@ -670,5 +675,128 @@ async fn every_route_is_in_the_openapi_document_and_health_answers() {
     assert_eq!(
         (missing.status, missing.body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_listed_ended_one_by_one_or_everywhere() {
+    let app = app();
+    let mut laptop = app.signed_in("ada@example.com").await;
+    let mut phone = Browser::default();
+    let signed = app
+        .call(
+            &mut phone,
+            "POST",
+            "/v1/sign-in",
+            Some(json!({"email": "ada@example.com", "password": PASSWORD})),
+        )
+        .await;
+    let phone_id = signed.body["session"]["id"].as_str().unwrap().to_owned();
+    let listed = app.call(&mut laptop, "GET", "/v1/sessions", None).await;
+    assert_eq!(listed.body["sessions"].as_array().unwrap().len(), 2);
+    assert_ne!(listed.body["current"], phone_id.as_str());
+
+    let ended = app
+        .call(
+            &mut laptop,
+            "DELETE",
+            &format!("/v1/sessions/{phone_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.call(&mut phone, "GET", "/v1/me", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let again = app
+        .call(
+            &mut laptop,
+            "DELETE",
+            &format!("/v1/sessions/{phone_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let not_a_uuid = app
+        .call(&mut laptop, "DELETE", "/v1/sessions/not-a-uuid", None)
+        .await;
+    assert_eq!(
+        not_a_uuid.body["code"], "not_found",
+        "a problem body, not plain text"
+    );
+
+    let all = app
+        .call(&mut laptop, "POST", "/v1/sign-out/everywhere", None)
+        .await;
+    assert_eq!(all.body["ended"], 1);
+    assert_eq!(
+        app.call(&mut laptop, "GET", "/v1/me", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_name_and_the_password_change() {
+    let app = app();
+    let mut ada = app.signed_in("ada@example.com").await;
+    let named = app
+        .call(
+            &mut ada,
+            "PUT",
+            "/v1/profile/name",
+            Some(json!({"name": "Countess"})),
+        )
+        .await;
+    assert_eq!(named.status, StatusCode::NO_CONTENT);
+    let blank = app
+        .call(
+            &mut ada,
+            "PUT",
+            "/v1/profile/name",
+            Some(json!({"name": "  "})),
+        )
+        .await;
+    assert_eq!(blank.body["code"], "invalid_name");
+
+    let mut other = Browser::default();
+    app.call(
+        &mut other,
+        "POST",
+        "/v1/sign-in",
+        Some(json!({"email": "ada@example.com", "password": PASSWORD})),
+    )
+    .await;
+    let new = "amber lantern drifting over 7 dunes";
+    let wrong = app
+        .call(
+            &mut ada,
+            "POST",
+            "/v1/password/change",
+            Some(json!({"current": "nope nope nope", "new": new})),
+        )
+        .await;
+    assert_eq!(
+        wrong.body["code"], "wrong_current_password",
+        "{}",
+        wrong.body
+    );
+    let changed = app
+        .call(
+            &mut ada,
+            "POST",
+            "/v1/password/change",
+            Some(json!({"current": PASSWORD, "new": new})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    // This session goes on with its new cookie; the other one ended.
+    assert_eq!(
+        app.call(&mut ada, "GET", "/v1/me", None).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.call(&mut other, "GET", "/v1/me", None).await.status,
+        StatusCode::UNAUTHORIZED
     );
 }

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use vault_core::WorkspaceId;
 use vault_core::accounts::{Challenge, Client, NewSession, Proof, SignIn};
 
+use crate::extract::Body;
 use crate::problem::ApiError;
 use crate::session::{SignedIn, clear_session, set_session};
 use crate::vault::Vault;
@@ -32,18 +33,6 @@ impl FromRequestParts<Vault> for ClientAddress {
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(Client::unknown_address, |c| Client::at(c.0.ip()));
         Ok(Self(client))
-    }
-}
-
-/// A JSON body, refused as problem+json (415, 400 with a pointer, 413) when it is not one.
-pub(crate) struct Body<T>(pub(crate) T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        let Json(value) = Json::<T>::from_request(req, state).await?;
-        Ok(Self(value))
     }
 }
 

@@ -57,7 +57,7 @@ pub use problem::ApiError;
 pub use session::SignedIn;
 pub use vault::Vault;
 
-use routes::{health, people, sessions};
+use routes::{health, keys, people, sessions, workspaces};
 
 /// The OpenAPI document's head; the paths come from the routes.
 #[derive(OpenApi)]
@@ -67,6 +67,8 @@ use routes::{health, people, sessions};
         (name = "people", description = "Sign-up, sign-in, sessions, recovery"),
         (name = "session", description = "CSRF tokens"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "workspaces", description = "Workspaces, members, subscriptions, grants"),
+        (name = "keys", description = "API keys"),
     )
 )]
 struct ApiDoc;
@@ -93,6 +95,17 @@ fn documented() -> OpenApiRouter<Vault> {
         .routes(routes!(sessions::everywhere))
         .routes(routes!(sessions::name))
         .routes(routes!(sessions::password))
+        .routes(routes!(workspaces::mine, workspaces::create))
+        .routes(routes!(workspaces::rename))
+        .routes(routes!(workspaces::switch))
+        .routes(routes!(workspaces::members))
+        .routes(routes!(workspaces::catalog))
+        .routes(routes!(workspaces::activate, workspaces::deactivate))
+        .routes(routes!(workspaces::grant, workspaces::grants))
+        .routes(routes!(workspaces::revoke_grant))
+        .routes(routes!(keys::mint, keys::list))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(keys::revoke))
 }
 
 /// The OpenAPI 3.1 document of every route.

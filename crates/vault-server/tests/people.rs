@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use vault_core::access::Catalog;
+use vault_core::access::{Catalog, Product, ProductRole};
 use vault_core::accounts::{Accounts, MailKind, Outbox};
 use vault_core::csrf::CsrfKey;
 use vault_core::password::{HashParams, Passwords};
@@ -22,6 +22,7 @@ const PASSWORD: &str = "violet-otter-planet-92-saxophone";
 
 struct App {
     router: Router,
+    keys: vault_core::ApiKeys,
     accounts: Accounts,
     outbox: Outbox,
 }
@@ -45,7 +46,10 @@ fn app() -> App {
     let services = Services::builder(
         store.clone(),
         &Pepper::generate().unwrap(),
-        Catalog::new([]).unwrap(),
+        Catalog::new([Product::new("submit")
+            .unwrap()
+            .role(ProductRole::new("submitter", ["jobs:create", "jobs:read"]).unwrap())])
+        .unwrap(),
         Passwords::builder()
             .params(HashParams::INSECURE_FAST)
             .build()
@@ -55,6 +59,7 @@ fn app() -> App {
     )
     .build();
     let accounts = services.accounts.clone();
+    let keys = services.keys.clone();
     let vault = Vault::new(
         store,
         services,
@@ -63,6 +68,7 @@ fn app() -> App {
     );
     App {
         router: vault_server::router(vault),
+        keys,
         accounts,
         outbox,
     }
@@ -660,6 +666,17 @@ async fn every_route_is_in_the_openapi_document_and_health_answers() {
         "/v1/sign-out/everywhere",
         "/v1/profile/name",
         "/v1/password/change",
+        "/v1/workspaces",
+        "/v1/workspaces/{id}",
+        "/v1/session/workspace",
+        "/v1/workspaces/{id}/members",
+        "/v1/catalog",
+        "/v1/workspaces/{id}/subscriptions/{product}",
+        "/v1/workspaces/{id}/grants",
+        "/v1/workspaces/{id}/grants/revoke",
+        "/v1/workspaces/{id}/keys",
+        "/v1/keys/{key_id}/rotate",
+        "/v1/keys/{key_id}/revoke",
     ] {
         assert!(paths.contains_key(path), "{path} is not documented");
     }
@@ -799,4 +816,121 @@ async fn the_name_and_the_password_change() {
         app.call(&mut other, "GET", "/v1/me", None).await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn a_workspace_owner_activates_submit_grants_a_role_and_mints_rotates_and_revokes_a_key() {
+    use vault_core::{AuthError, Environment, Requirement};
+    let app = app();
+    let mut ada = app.signed_in("ada@example.com").await;
+    let me = app.call(&mut ada, "GET", "/v1/me", None).await;
+    let user_id = me.body["user_id"].as_str().unwrap().to_owned();
+    let created = app
+        .call(
+            &mut ada,
+            "POST",
+            "/v1/workspaces",
+            Some(json!({"name": "Acme"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let ws = created.body["id"].as_str().unwrap().to_owned();
+    let switched = app
+        .call(
+            &mut ada,
+            "POST",
+            "/v1/session/workspace",
+            Some(json!({"workspace_id": ws})),
+        )
+        .await;
+    assert_eq!(switched.body["active_workspace"], ws.as_str());
+    let mint_body = json!({"product": "submit", "environment": "production",
+        "permissions": ["jobs:create"], "name": "ci"});
+    let mint = format!("/v1/workspaces/{ws}/keys");
+
+    // Membership alone grants no product: no key yet.
+    let refused = app
+        .call(&mut ada, "POST", &mint, Some(mint_body.clone()))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let active = app
+        .call(
+            &mut ada,
+            "PUT",
+            &format!("/v1/workspaces/{ws}/subscriptions/submit"),
+            None,
+        )
+        .await;
+    assert_eq!(active.status, StatusCode::OK, "{}", active.body);
+    let grant = json!({"user_id": user_id, "product": "submit", "role": "submitter"});
+    let granted = app
+        .call(
+            &mut ada,
+            "POST",
+            &format!("/v1/workspaces/{ws}/grants"),
+            Some(grant),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{}", granted.body);
+
+    let minted = app.call(&mut ada, "POST", &mint, Some(mint_body)).await;
+    assert_eq!(minted.status, StatusCode::CREATED, "{}", minted.body);
+    assert_eq!(minted.headers[header::CACHE_CONTROL], "no-store");
+    let old = minted.body["token"].as_str().unwrap().to_owned();
+    let id = minted.body["id"].as_str().unwrap().to_owned();
+    let need = Requirement::new("submit".parse().unwrap(), Environment::Production)
+        .with_permission("jobs:create".parse().unwrap());
+    assert!(app.keys.verify(&old, &need).await.is_ok());
+    let listed = app.call(&mut ada, "GET", &mint, None).await;
+    assert!(
+        !listed.body.to_string().contains(&old),
+        "a list never shows a token"
+    );
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+
+    let rotated = app
+        .call(
+            &mut ada,
+            "POST",
+            &format!("/v1/keys/{id}/rotate"),
+            Some(json!({"overlap_seconds": 3600})),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
+    let new = rotated.body["token"].as_str().unwrap().to_owned();
+    assert!(
+        app.keys.verify(&old, &need).await.is_ok(),
+        "both work in the overlap"
+    );
+    assert!(app.keys.verify(&new, &need).await.is_ok());
+    let revoked = app
+        .call(&mut ada, "POST", &format!("/v1/keys/{id}/revoke"), None)
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    assert!(matches!(
+        app.keys.verify(&old, &need).await,
+        Err(AuthError::InvalidKey(_))
+    ));
+    assert!(app.keys.verify(&new, &need).await.is_ok());
+    let unknown = app
+        .call(&mut ada, "POST", "/v1/keys/not-a-key-id/revoke", None)
+        .await;
+    assert_eq!(unknown.status.as_u16() / 100, 4, "{}", unknown.body);
+
+    // Another person, not a member, sees nothing of the workspace.
+    let mut bob = app.signed_in("bob@example.com").await;
+    let theirs = app.call(&mut bob, "GET", &mint, None).await;
+    assert_eq!(theirs.body["code"], "not_a_member", "{}", theirs.body);
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "a workspace not mine does not exist for me");
+    let members = app
+        .call(
+            &mut bob,
+            "GET",
+            &format!("/v1/workspaces/{ws}/members"),
+            None,
+        )
+        .await;
+    assert_eq!(members.body["code"], "not_a_member", "{}", members.body);
+    let catalog = app.call(&mut bob, "GET", "/v1/catalog", None).await;
+    assert_eq!(catalog.body[0]["id"], "submit");
 }

@@ -1,5 +1,7 @@
 //! The routes, one module per area; each handler only translates.
 
 pub(crate) mod health;
+pub(crate) mod keys;
 pub(crate) mod people;
 pub(crate) mod sessions;
+pub(crate) mod workspaces;

@@ -93,23 +93,73 @@ fn pepper_path(database: &Path) -> PathBuf {
 
 /// Reads the pepper file, or creates it (owner-only) with a new random pepper.
 fn pepper_file(path: &Path) -> Result<Pepper, BoxError> {
+    secret_file(
+        path,
+        "keys verify only with it",
+        || Ok(Pepper::generate()?),
+        |p| p.to_base64(),
+        |text| Ok(Pepper::from_base64(text)?),
+    )
+}
+
+/// Reads a secret kept beside the database, or creates the file (owner-only, mode 0600)
+/// with a new one and says so on stderr.
+fn secret_file<T>(
+    path: &Path,
+    why: &str,
+    generate: impl FnOnce() -> Result<T, BoxError>,
+    encode: impl FnOnce(&T) -> String,
+    decode: impl FnOnce(&str) -> Result<T, BoxError>,
+) -> Result<T, BoxError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Pepper::from_base64(&text)?),
+        Ok(text) => decode(text.trim()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let pepper = Pepper::generate()?;
+            let secret = generate()?;
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            std::io::Write::write_all(&mut options.open(path)?, pepper.to_base64().as_bytes())?;
+            std::io::Write::write_all(&mut options.open(path)?, encode(&secret).as_bytes())?;
             eprintln!(
-                "created {} (keep it with the database: keys verify only with it)",
+                "created {} (keep it with the database: {why})",
                 path.display()
             );
-            Ok(pepper)
+            Ok(secret)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The secrets of the Vault on the database named by `url`: the pepper (as [`open`] finds
+/// it) and the TOTP sealing key, which also seals queued mail: `VAULT_TOTP_KEY` (base64), or
+/// for SQLite a file beside the database (`vault.db.totp-key`, owner-only) created on first
+/// start. PostgreSQL needs both variables.
+pub fn vault_secrets(url: &str) -> Result<(Pepper, vault_core::totp::SealingKey), BoxError> {
+    use vault_core::totp::SealingKey;
+    let path = sqlite_path(url);
+    let pepper = match &path {
+        Some(path) => pepper_or(|| pepper_file(&pepper_path(path)))?,
+        None => Pepper::from_env("VAULT_PEPPER")
+            .map_err(|e| format!("{e} (PostgreSQL needs VAULT_PEPPER)"))?,
+    };
+    let sealing = match (std::env::var("VAULT_TOTP_KEY"), &path) {
+        (Ok(text), _) => SealingKey::from_base64(&text)?,
+        (Err(_), Some(path)) => {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".totp-key");
+            secret_file(
+                Path::new(&name),
+                "two-factor secrets and queued mail open only with it",
+                || Ok(SealingKey::generate()?),
+                |k| secrecy::ExposeSecret::expose_secret(&k.to_base64()).to_owned(),
+                |text| Ok(SealingKey::from_base64(text)?),
+            )?
+        }
+        (Err(_), None) => {
+            return Err("PostgreSQL needs VAULT_TOTP_KEY (base64 of 32 random bytes)".into());
+        }
+    };
+    Ok((pepper, sealing))
 }
 
 #[cfg(test)]

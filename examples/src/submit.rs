@@ -83,6 +83,17 @@ impl Submit {
         })
     }
 
+    /// The state over a key service of the caller's (the demo's: the Vault's own keys, so keys
+    /// minted in the Vault call Submit), without callbacks.
+    pub fn with_keys(keys: ApiKeys) -> Self {
+        Self {
+            keys,
+            jobs: Jobs::default(),
+            callbacks: None,
+            _usage: None,
+        }
+    }
+
     /// The `job.created` callbacks, if configured (their delivery record).
     pub fn callbacks(&self) -> Option<&JobCallbacks> {
         self.callbacks.as_ref()

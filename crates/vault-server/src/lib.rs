@@ -39,6 +39,7 @@
 
 mod config;
 mod csrf;
+mod dev_mail;
 mod extract;
 mod problem;
 mod routes;
@@ -53,6 +54,7 @@ use utoipa_axum::routes;
 
 pub use config::ServerConfig;
 pub use csrf::CSRF_HEADER;
+pub use dev_mail::DevMailSink;
 pub use problem::ApiError;
 pub use session::SignedIn;
 pub use vault::Vault;

@@ -6,13 +6,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use dev_mail::PrintingMailer;
 use vault_core::access::Catalog;
 use vault_core::csrf::CsrfKey;
 use vault_core::password::Passwords;
 use vault_core::totp::{SealingKey, Totp};
 use vault_core::{Pepper, Services};
-use vault_server::{ServerConfig, Vault};
+use vault_server::{DevMailSink, ServerConfig, Vault};
 use vault_sqlx::SqlStore;
 
 /// The Vault: identity, access control and API keys of the platform.
@@ -55,30 +54,6 @@ struct Serve {
     dev: bool,
 }
 
-mod dev_mail {
-    //! The dev mail sink: each mail, with its links and codes, printed to stdout, apart from
-    //! the log (which never holds a secret).
-    use vault_core::Error;
-    use vault_core::accounts::{Mailer, Message};
-
-    pub(crate) struct PrintingMailer;
-
-    #[async_trait::async_trait]
-    impl Mailer for PrintingMailer {
-        async fn send(&self, message: Message) -> Result<(), Error> {
-            println!(
-                "--- mail {} to {} ({})\nSubject: {}\n\n{}\n---",
-                message.message_id,
-                message.to,
-                message.kind.as_str(),
-                message.subject,
-                message.text
-            );
-            Ok(())
-        }
-    }
-}
-
 /// A secret from the environment, or in dev mode a generated one (announced).
 fn secret<T>(
     name: &str,
@@ -118,7 +93,7 @@ async fn serve(args: Serve) -> Result<(), String> {
         catalog,
         passwords,
         totp,
-        Arc::new(PrintingMailer),
+        Arc::new(DevMailSink),
     )
     .accounts_config(vault_core::accounts::AccountsConfig {
         links: vault_core::accounts::Links::new(&args.public_origin),

@@ -921,7 +921,11 @@ async fn a_workspace_owner_activates_submit_grants_a_role_and_mints_rotates_and_
     let mut bob = app.signed_in("bob@example.com").await;
     let theirs = app.call(&mut bob, "GET", &mint, None).await;
     assert_eq!(theirs.body["code"], "not_a_member", "{}", theirs.body);
-    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "a workspace not mine does not exist for me");
+    assert_eq!(
+        theirs.status,
+        StatusCode::NOT_FOUND,
+        "a workspace not mine does not exist for me"
+    );
     let members = app
         .call(
             &mut bob,

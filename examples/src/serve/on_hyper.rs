@@ -53,7 +53,7 @@ pub async fn serve_router(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     accept_failed(error).await;
                     continue;
@@ -61,9 +61,11 @@ pub async fn serve_router(
             },
             () = &mut shutdown => break,
         };
+        let (stream, peer) = stream;
         let (io, activity) = Watched::new(stream);
         let router = router.clone();
-        let service = hyper::service::service_fn(move |request| answer(router.clone(), request));
+        let service =
+            hyper::service::service_fn(move |request| answer(router.clone(), peer, request));
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(io), service)
             .into_owned();
@@ -101,11 +103,16 @@ pub async fn serve_router(
     Ok(())
 }
 
-/// The `Host` rule, then the router.
+/// The `Host` rule, then the router, with the peer's address as axum's `ConnectInfo` (what
+/// `into_make_service_with_connect_info` gives handlers: the Vault's sign-in throttles by it).
 async fn answer(
     router: Router,
-    request: Request<Incoming>,
+    peer: std::net::SocketAddr,
+    mut request: Request<Incoming>,
 ) -> Result<Response, std::convert::Infallible> {
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
     let hosts = request.headers().get_all(HOST).iter();
     if !host_is_valid(
         request.version() == Version::HTTP_11,

@@ -59,7 +59,7 @@ pub use problem::ApiError;
 pub use session::SignedIn;
 pub use vault::Vault;
 
-use routes::{health, keys, people, sessions, workspaces};
+use routes::{health, keys, members, people, sessions, workspaces};
 
 /// The OpenAPI document's head; the paths come from the routes.
 #[derive(OpenApi)]
@@ -108,6 +108,11 @@ fn documented() -> OpenApiRouter<Vault> {
         .routes(routes!(keys::mint, keys::list))
         .routes(routes!(keys::rotate))
         .routes(routes!(keys::revoke))
+        .routes(routes!(members::change_role))
+        .routes(routes!(members::remove))
+        .routes(routes!(members::invite, members::invitations))
+        .routes(routes!(members::revoke))
+        .routes(routes!(members::accept))
 }
 
 /// The OpenAPI 3.1 document of every route.

@@ -677,6 +677,11 @@ async fn every_route_is_in_the_openapi_document_and_health_answers() {
         "/v1/workspaces/{id}/keys",
         "/v1/keys/{key_id}/rotate",
         "/v1/keys/{key_id}/revoke",
+        "/v1/workspaces/{id}/members/{user_id}/role",
+        "/v1/workspaces/{id}/members/{user_id}",
+        "/v1/workspaces/{id}/invitations",
+        "/v1/workspaces/{id}/invitations/{invitation_id}",
+        "/v1/invitations/accept",
     ] {
         assert!(paths.contains_key(path), "{path} is not documented");
     }
@@ -937,4 +942,173 @@ async fn a_workspace_owner_activates_submit_grants_a_role_and_mints_rotates_and_
     assert_eq!(members.body["code"], "not_a_member", "{}", members.body);
     let catalog = app.call(&mut bob, "GET", "/v1/catalog", None).await;
     assert_eq!(catalog.body[0]["id"], "submit");
+}
+
+#[tokio::test]
+async fn invitations_bring_members_whose_roles_change_and_who_leave() {
+    let app = app();
+    let mut ada = app.signed_in("ada@example.com").await;
+    let mut bob = app.signed_in("bob@example.com").await;
+    let mut eve = app.signed_in("eve@example.com").await;
+    let me = app.call(&mut ada, "GET", "/v1/me", None).await;
+    assert_eq!(me.body["email"], "ada@example.com");
+    let ada_id = me.body["user_id"].as_str().unwrap().to_owned();
+    let bob_id = app.call(&mut bob, "GET", "/v1/me", None).await.body["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ws = app
+        .call(
+            &mut ada,
+            "POST",
+            "/v1/workspaces",
+            Some(json!({"name": "Acme"})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let invitations = format!("/v1/workspaces/{ws}/invitations");
+    let invited = app
+        .call(
+            &mut ada,
+            "POST",
+            &invitations,
+            Some(json!({"email": "bob@example.com", "role": "member"})),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    assert_eq!(invited.headers[header::CACHE_CONTROL], "no-store");
+    let token = invited.body["token"].as_str().unwrap().to_owned();
+    let listed = app.call(&mut ada, "GET", &invitations, None).await;
+    assert!(
+        !listed.body.to_string().contains(&token),
+        "a list never shows a token"
+    );
+
+    // Only the invited account accepts it, once.
+    let wrong = app
+        .call(
+            &mut eve,
+            "POST",
+            "/v1/invitations/accept",
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(wrong.status.as_u16() / 100, 4, "{}", wrong.body);
+    let accepted = app
+        .call(
+            &mut bob,
+            "POST",
+            "/v1/invitations/accept",
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    let again = app
+        .call(
+            &mut bob,
+            "POST",
+            "/v1/invitations/accept",
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(again.status.as_u16() / 100, 4, "single use: {}", again.body);
+    let members = app
+        .call(
+            &mut ada,
+            "GET",
+            &format!("/v1/workspaces/{ws}/members"),
+            None,
+        )
+        .await;
+    assert_eq!(members.body.as_array().unwrap().len(), 2);
+
+    // A revoked invitation is refused.
+    let second = app
+        .call(
+            &mut ada,
+            "POST",
+            &invitations,
+            Some(json!({"email": "eve@example.com", "role": "member"})),
+        )
+        .await;
+    let second_id = second.body["id"].as_str().unwrap().to_owned();
+    let second_token = second.body["token"].as_str().unwrap().to_owned();
+    let revoked = app
+        .call(
+            &mut ada,
+            "DELETE",
+            &format!("{invitations}/{second_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    let late = app
+        .call(
+            &mut eve,
+            "POST",
+            "/v1/invitations/accept",
+            Some(json!({"token": second_token})),
+        )
+        .await;
+    assert_eq!(late.status.as_u16() / 100, 4, "{}", late.body);
+
+    // Roles: a member cannot promote itself; the owner promotes; the last owner stays.
+    let role = |user: &str| format!("/v1/workspaces/{ws}/members/{user}/role");
+    let selfish = app
+        .call(
+            &mut bob,
+            "PUT",
+            &role(&bob_id),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(selfish.status, StatusCode::FORBIDDEN, "{}", selfish.body);
+    let promoted = app
+        .call(
+            &mut ada,
+            "PUT",
+            &role(&bob_id),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(promoted.body["role"], "admin", "{}", promoted.body);
+    let bad_role = app
+        .call(
+            &mut ada,
+            "PUT",
+            &role(&bob_id),
+            Some(json!({"role": "emperor"})),
+        )
+        .await;
+    assert_eq!(bad_role.body["pointer"], "/role");
+    let last_owner = app
+        .call(
+            &mut ada,
+            "DELETE",
+            &format!("/v1/workspaces/{ws}/members/{ada_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        last_owner.status.as_u16() / 100,
+        4,
+        "the last owner cannot leave: {}",
+        last_owner.body
+    );
+
+    // Bob leaves: the workspace is gone from his list.
+    let left = app
+        .call(
+            &mut bob,
+            "DELETE",
+            &format!("/v1/workspaces/{ws}/members/{bob_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT, "{}", left.body);
+    let his = app.call(&mut bob, "GET", "/v1/workspaces", None).await;
+    assert_eq!(his.body, json!([]));
 }

@@ -76,6 +76,7 @@ pub use service::{
     Accounts, AccountsBuilder, AccountsConfig, Client, NewSession, Proof, SessionInfo,
     SessionToken, WorkspaceMembership,
 };
+pub use sessions::Profile;
 pub use signin::{Challenge, SignIn};
 #[cfg(feature = "smtp")]
 pub use smtp::SmtpMailer;

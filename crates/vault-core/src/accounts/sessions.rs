@@ -4,10 +4,11 @@
 use crate::Error;
 use crate::access::Actor;
 use crate::accounts::AccountDefect;
+use crate::accounts::email::Email;
 use crate::accounts::records::{SessionRecord, User};
 use crate::accounts::secrets;
 use crate::accounts::service::{Accounts, NewSession, SessionInfo, SessionToken, refused};
-use crate::ids::WorkspaceId;
+use crate::ids::{UserId, WorkspaceId};
 use crate::store::{Scope, Transaction};
 
 /// Last-use times are written at most this often, so reads do not become writes.
@@ -86,6 +87,19 @@ impl Accounts {
             Some(membership) => membership.is_member(user, workspace).await,
             None => Ok(false),
         }
+    }
+
+    /// The signed-in user's profile (for "who am I" and for steps that need the verified
+    /// address, such as accepting an invitation).
+    pub async fn profile(&self, token: &SessionToken) -> Result<Profile, Error> {
+        let (_, user) = self.session_user(token).await?;
+        Ok(Profile {
+            user_id: user.id,
+            two_factor_enabled: user.two_factor.as_ref().is_some_and(|t| t.enabled),
+            name: user.name,
+            email: user.email,
+            email_verified: user.email_verified,
+        })
     }
 
     pub(crate) async fn session_user(
@@ -224,4 +238,19 @@ impl Accounts {
         }
         tx.commit().await
     }
+}
+
+/// A user's profile, as the signed-in user sees it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Profile {
+    /// The account's id.
+    pub user_id: UserId,
+    /// The display name.
+    pub name: String,
+    /// The sign-in address.
+    pub email: Email,
+    /// Whether the address was proven.
+    pub email_verified: bool,
+    /// Whether TOTP two-factor authentication is on.
+    pub two_factor_enabled: bool,
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod health;
 pub(crate) mod keys;
+pub(crate) mod members;
 pub(crate) mod people;
 pub(crate) mod sessions;
 pub(crate) mod workspaces;

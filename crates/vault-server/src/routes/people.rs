@@ -330,6 +330,12 @@ pub(crate) struct MyWorkspace {
 pub(crate) struct Me {
     /// The account's id.
     user_id: uuid::Uuid,
+    /// The display name.
+    name: String,
+    /// The sign-in address.
+    email: String,
+    /// Whether two-factor authentication is on.
+    two_factor_enabled: bool,
     /// The session.
     session: SessionAnswer,
     /// The active workspace, if one was chosen.
@@ -356,8 +362,12 @@ pub(crate) async fn me(State(vault): State<Vault>, signed: SignedIn) -> Result<J
         })
         .collect();
     let active: Option<WorkspaceId> = signed.session.active_workspace;
+    let profile = services.accounts.profile(&signed.token).await?;
     Ok(Json(Me {
         user_id: *signed.session.user_id.as_uuid(),
+        name: profile.name,
+        email: profile.email.as_str().to_owned(),
+        two_factor_enabled: profile.two_factor_enabled,
         session: SessionAnswer::from(&signed.session),
         active_workspace: active.map(|w| *w.as_uuid()),
         workspaces,

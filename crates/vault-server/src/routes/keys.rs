@@ -16,6 +16,7 @@ use vault_core::{Environment, IssuedKey, KeyId, PermissionSet, WorkspaceId};
 
 use crate::extract::{Body, PathParam};
 use crate::problem::ApiError;
+use crate::routes::json;
 use crate::session::SignedIn;
 use crate::vault::Vault;
 
@@ -139,7 +140,5 @@ pub(crate) async fn revoke(
     let services = vault.services();
     let actor = services.accounts.actor(&signed.token).await?;
     let revoked = services.minting.revoke(&actor, &key_id(&id)?).await?;
-    serde_json::to_value(revoked)
-        .map(Json)
-        .map_err(|err| vault_core::Error::Store(Box::new(err)).into())
+    json(revoked)
 }

@@ -10,23 +10,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use vault_core::access::{Actor, InvitationId, WorkspaceRole};
+use vault_core::access::{InvitationId, WorkspaceRole};
 use vault_core::{UserId, WorkspaceId};
 
 use crate::extract::{Body, PathParam};
 use crate::problem::ApiError;
+use crate::routes::{actor, json};
 use crate::session::SignedIn;
 use crate::vault::Vault;
-
-fn json(value: impl serde::Serialize) -> Result<Json<Value>, ApiError> {
-    serde_json::to_value(value)
-        .map(Json)
-        .map_err(|err| vault_core::Error::Store(Box::new(err)).into())
-}
-
-async fn actor(vault: &Vault, signed: &SignedIn) -> Result<Actor, ApiError> {
-    Ok(vault.services().accounts.actor(&signed.token).await?)
-}
 
 fn role(text: &str) -> Result<WorkspaceRole, ApiError> {
     text.parse::<WorkspaceRole>().map_err(|_| {

@@ -5,27 +5,17 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use vault_core::access::{Actor, Grantee, RoleName};
+use vault_core::access::{Grantee, RoleName};
 use vault_core::{ProductId, UserId, WorkspaceId};
 
 use crate::extract::{Body, PathParam};
 use crate::problem::ApiError;
+use crate::routes::{actor, json};
 use crate::session::SignedIn;
 use crate::vault::Vault;
-
-/// Any value vault-core serializes, as the answer's JSON.
-fn json(value: impl Serialize) -> Result<Json<Value>, ApiError> {
-    serde_json::to_value(value)
-        .map(Json)
-        .map_err(|err| vault_core::Error::Store(Box::new(err)).into())
-}
-
-async fn actor(vault: &Vault, signed: &SignedIn) -> Result<Actor, ApiError> {
-    Ok(vault.services().accounts.actor(&signed.token).await?)
-}
 
 fn product(text: &str) -> Result<ProductId, ApiError> {
     Ok(text.parse::<ProductId>()?)

@@ -125,6 +125,7 @@ pub fn router(vault: Vault) -> axum::Router {
     let (router, api) = documented().split_for_parts();
     let api = Json(api);
     let limit = vault.config().body_limit;
+    let hsts = !vault.config().dev;
     router
         .route(
             "/v1/openapi.json",
@@ -136,5 +137,18 @@ pub fn router(vault: Vault) -> axum::Router {
             csrf::guard,
         ))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(
+            move |mut response: axum::response::Response| async move {
+                if hsts {
+                    // Outside dev mode the Vault is HTTPS only: browsers remember it for two
+                    // years (RFC 6797), sibling subdomains included.
+                    response.headers_mut().insert(
+                        axum::http::header::STRICT_TRANSPORT_SECURITY,
+                        axum::http::HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+                    );
+                }
+                response
+            },
+        ))
         .with_state(vault)
 }

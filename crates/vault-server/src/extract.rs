@@ -7,16 +7,19 @@ use axum::http::request::Parts;
 use vault_core::request::RequestDefect;
 
 use crate::problem::ApiError;
+use crate::vault::Vault;
 
 /// A JSON body, refused as problem+json (415, 400 with a pointer, 413) when it is not one.
 pub(crate) struct Body<T>(pub(crate) T);
 
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+impl<T: serde::de::DeserializeOwned> FromRequest<Vault> for Body<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let Json(value) = Json::<T>::from_request(req, state).await?;
-        Ok(Self(value))
+    async fn from_request(req: Request, vault: &Vault) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, vault).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::from_json(rejection, vault.config().body_limit)),
+        }
     }
 }
 

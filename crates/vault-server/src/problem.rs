@@ -27,8 +27,10 @@ impl From<RequestDefect> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
+impl ApiError {
+    /// The refusal of a body axum could not read as JSON; `limit` is the configured body limit
+    /// (an oversized body shows up as a failed read).
+    pub(crate) fn from_json(rejection: JsonRejection, limit: usize) -> Self {
         let defect = match rejection {
             JsonRejection::MissingJsonContentType(_) => RequestDefect::UnsupportedMediaType,
             JsonRejection::JsonSyntaxError(_) => RequestDefect::MalformedBody {
@@ -39,7 +41,7 @@ impl From<JsonRejection> for ApiError {
                 pointer: pointer_of(&err.body_text()),
                 reason: "a field is missing, unknown, or of the wrong type",
             },
-            JsonRejection::BytesRejection(_) => RequestDefect::BodyTooLarge { limit: 64 * 1024 },
+            JsonRejection::BytesRejection(_) => RequestDefect::BodyTooLarge { limit },
             _ => RequestDefect::MalformedBody {
                 pointer: None,
                 reason: "the body could not be read",

@@ -63,7 +63,11 @@ fn app() -> App {
     let vault = Vault::new(
         store,
         services,
-        ServerConfig::new(ORIGIN),
+        ServerConfig {
+            // Not the default, so the 413 must name the configured limit.
+            body_limit: 32 * 1024,
+            ..ServerConfig::new(ORIGIN)
+        },
         CsrfKey::generate().unwrap(),
     );
     App {

@@ -95,7 +95,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     announce(local);
     eprintln!(
         "dev mode: the Vault at {origin} (cookies without Secure, mails printed on stdout), \
-         the Submit API at {origin}/submit/api/jobs; never in production"
+         the Submit API at {origin}/submit/api/jobs; never in production\n\
+         try it: README.md \"Two commands\" walks from sign-up to a revoked key with curl, \
+         the API is described at {origin}/v1/openapi.json"
     );
     serve_router(
         listener,
